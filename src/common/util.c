@@ -1,0 +1,291 @@
+/* util.c — strict number parsing and formatting, glob matching, clocks, PRNG. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+#include <time.h>
+
+bool str_to_i64(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 20) return false;
+    size_t i = 0;
+    bool neg = false;
+    if (len == 1 && s[0] == '0') {
+        *out = 0;
+        return true;
+    }
+    if (s[0] == '-') {
+        neg = true;
+        i = 1;
+        if (len == 1) return false;
+    }
+    if (s[i] < '1' || s[i] > '9') return false;
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return false;
+        *out = (int64_t)(0 - v);
+    } else {
+        if (v > (uint64_t)INT64_MAX) return false;
+        *out = (int64_t)v;
+    }
+    return true;
+}
+
+static bool copy_num(const char *s, size_t len, char *buf, size_t cap)
+{
+    if (len == 0 || len >= cap) return false;
+    if (isspace((unsigned char)s[0])) return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return true;
+}
+
+bool str_to_double(const char *s, size_t len, double *out)
+{
+    char buf[256];
+    if (!copy_num(s, len, buf, sizeof(buf))) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (end != buf + len || isnan(v)) return false;
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0)) return false;
+    *out = v;
+    return true;
+}
+
+bool str_to_ldouble(const char *s, size_t len, long double *out)
+{
+    char buf[256];
+    if (!copy_num(s, len, buf, sizeof(buf))) return false;
+    char *end;
+    errno = 0;
+    long double v = strtold(buf, &end);
+    if (end != buf + len || isnan(v) || errno == ERANGE) return false;
+    *out = v;
+    return true;
+}
+
+int i64_to_str(char *buf, size_t cap, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[n++] = '-';
+    if ((size_t)n + 1 > cap) return -1;
+    for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+int double_to_str(char *buf, size_t cap, double v)
+{
+    if (isinf(v)) return snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+    /* Integers that fit print without exponent, as Redis does. */
+    if (v == floor(v) && fabs(v) < 1e17) return snprintf(buf, cap, "%.0f", v);
+    return snprintf(buf, cap, "%.17g", v);
+}
+
+int ldouble_to_str(char *buf, size_t cap, long double v)
+{
+    if (isinf(v)) return snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+    int n = snprintf(buf, cap, "%.17Lf", v);
+    if (n < 0 || (size_t)n >= cap) return -1;
+    if (strchr(buf, '.')) {
+        while (n > 0 && buf[n - 1] == '0') n--;
+        if (n > 0 && buf[n - 1] == '.') n--;
+        buf[n] = '\0';
+    }
+    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        buf[1] = '\0';
+        n = 1;
+    }
+    return n;
+}
+
+static int fold(int c, bool nocase) { return nocase ? tolower(c) : c; }
+
+static bool glob_rec(const char *p, size_t pl, const char *s, size_t sl, bool nc, int depth)
+{
+    if (depth > 1000) return false; /* pathological patterns: no stack blow-up */
+    while (pl && sl) {
+        switch (*p) {
+        case '*':
+            while (pl > 1 && p[1] == '*') p++, pl--;
+            if (pl == 1) return true;
+            for (size_t i = 0; i <= sl; i++)
+                if (glob_rec(p + 1, pl - 1, s + i, sl - i, nc, depth + 1)) return true;
+            return false;
+        case '?': break;
+        case '[': {
+            p++, pl--;
+            bool neg = pl && *p == '^';
+            if (neg) p++, pl--;
+            bool hit = false;
+            while (pl && *p != ']') {
+                if (*p == '\\' && pl >= 2) {
+                    p++, pl--;
+                    if (*p == *s) hit = true;
+                } else if (pl >= 3 && p[1] == '-' && p[2] != ']') {
+                    int a = fold((unsigned char)p[0], nc), b = fold((unsigned char)p[2], nc);
+                    int c = fold((unsigned char)*s, nc);
+                    if (a > b) { int t = a; a = b; b = t; }
+                    if (c >= a && c <= b) hit = true;
+                    p += 2, pl -= 2;
+                } else if (fold((unsigned char)*p, nc) == fold((unsigned char)*s, nc)) {
+                    hit = true;
+                }
+                p++, pl--;
+            }
+            if (neg) hit = !hit;
+            if (!hit) return false;
+            if (pl == 0) { /* unterminated class: treat as end */
+                s++, sl--;
+                return sl == 0;
+            }
+            break;
+        }
+        case '\\':
+            if (pl >= 2) p++, pl--;
+            /* fall through */
+        default:
+            if (fold((unsigned char)*p, nc) != fold((unsigned char)*s, nc)) return false;
+            break;
+        }
+        p++, pl--;
+        s++, sl--;
+    }
+    while (pl && *p == '*') p++, pl--;
+    return pl == 0 && sl == 0;
+}
+
+bool glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase)
+{
+    return glob_rec(pat, plen, s, slen, nocase, 0);
+}
+
+bool str_eq_nocase(const char *s, size_t len, const char *cstr)
+{
+    size_t n = strlen(cstr);
+    return n == len && strncasecmp(s, cstr, n) == 0;
+}
+
+int64_t time_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int64_t time_ms(void) { return time_us() / 1000; }
+
+int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void random_bytes(void *buf, size_t len)
+{
+    ssize_t n = getrandom(buf, len, GRND_NONBLOCK);
+    if (n == (ssize_t)len) return;
+    uint64_t x = (uint64_t)time_us() ^ ((uint64_t)(uintptr_t)buf << 16);
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ((unsigned char *)buf)[i] = (unsigned char)x;
+    }
+}
+
+static _Thread_local uint64_t rng_s[2];
+
+uint64_t rand_u64(void)
+{
+    if (rng_s[0] == 0 && rng_s[1] == 0) {
+        random_bytes(rng_s, sizeof(rng_s));
+        rng_s[0] |= 1;
+    }
+    uint64_t s1 = rng_s[0];
+    const uint64_t s0 = rng_s[1];
+    rng_s[0] = s0;
+    s1 ^= s1 << 23;
+    rng_s[1] = s1 ^ s0 ^ (s1 >> 18) ^ (s0 >> 5);
+    return rng_s[1] + s0;
+}
+
+/* SipHash-1-3: one compression round, three finalisation rounds. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                           \
+    do {                                                                                   \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                          \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                             \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                             \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                          \
+    } while (0)
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v; /* little-endian hosts only (x86_64, arm64) */
+}
+
+static uint64_t siphash_impl(const uint8_t *in, size_t len, const uint8_t key[16], bool nocase)
+{
+    uint64_t k0 = load64(key), k1 = load64(key + 8);
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    uint64_t b = ((uint64_t)len) << 56;
+    const uint8_t *end = in + len - (len % 8);
+    for (; in != end; in += 8) {
+        uint8_t tmp[8];
+        const uint8_t *src = in;
+        if (nocase) {
+            for (int i = 0; i < 8; i++) tmp[i] = (uint8_t)tolower(in[i]);
+            src = tmp;
+        }
+        uint64_t m = load64(src);
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    int left = (int)(len & 7);
+    for (int i = left - 1; i >= 0; i--) {
+        uint8_t c = nocase ? (uint8_t)tolower(in[i]) : in[i];
+        b |= ((uint64_t)c) << (8 * i);
+    }
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t siphash13(const void *in, size_t len, const uint8_t key[16])
+{
+    return siphash_impl(in, len, key, false);
+}
+
+uint64_t siphash13_nocase(const void *in, size_t len, const uint8_t key[16])
+{
+    return siphash_impl(in, len, key, true);
+}

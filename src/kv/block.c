@@ -1,0 +1,9 @@
+/* PLACEHOLDER until the module lands: compiles, does nothing. */
+#include "subsys.h"
+void block_init(kv_server *srv) { (void)srv; }
+void block_free(kv_server *srv) { (void)srv; }
+void block_signal_key(kv_server *srv, const char *key, size_t len) { (void)srv; (void)key; (void)len; }
+void block_serve_ready(kv_server *srv) { (void)srv; }
+void block_client_free(kv_client *c) { (void)c; }
+void block_unblock_client(kv_client *c, bool with_error) { (void)c; (void)with_error; }
+size_t block_count(kv_server *srv) { (void)srv; return 0; }

@@ -1,0 +1,131 @@
+/* client.h — one client connection: query buffer, parsed command, reply chain, and the reply API. */
+#ifndef HALO_KV_CLIENT_H
+#define HALO_KV_CLIENT_H
+
+#include "../proto/resp.h"
+#include "server.h"
+#include <stdarg.h>
+#include <uv.h>
+
+struct kv_cmd;
+
+enum {
+    CLIENT_CLOSE_AFTER_REPLY = 1u << 0, /* QUIT, protocol error: close once flushed */
+    CLIENT_CLOSE_ASAP = 1u << 1,        /* output limit, KILL: close without flushing */
+    CLIENT_MULTI = 1u << 2,             /* inside MULTI */
+    CLIENT_DIRTY_CAS = 1u << 3,         /* a WATCHed key changed: EXEC fails */
+    CLIENT_DIRTY_EXEC = 1u << 4,        /* an error while queueing: EXEC aborts */
+    CLIENT_BLOCKED = 1u << 5,           /* waiting in BLPOP & co */
+    CLIENT_AUTHED = 1u << 6,
+    CLIENT_PENDING_WRITE = 1u << 7,     /* on the server's pending_write list */
+    CLIENT_WRITING = 1u << 8,           /* a uv_write is in flight */
+    CLIENT_CLOSING = 1u << 9,           /* uv_close called */
+    CLIENT_FAKE = 1u << 10,             /* AOF loader: no socket, replies dropped */
+    CLIENT_EXECUTING = 1u << 11,        /* inside a command; freeing is deferred */
+    CLIENT_IN_EXEC = 1u << 12,          /* running EXEC's queued commands */
+    CLIENT_NO_REPLY = 1u << 13,
+};
+
+/* Reply chunk: replies are appended to the tail; the writer sends from the head. */
+typedef struct reply_block {
+    struct reply_block *next;
+    size_t size, used;
+    char buf[];
+} reply_block;
+
+typedef struct multi_cmd {
+    const struct kv_cmd *cmd;
+    int argc;
+    resp_arg *argv; /* one allocation with the bytes after the array */
+} multi_cmd;
+
+struct kv_client {
+    uint64_t id;
+    kv_server *srv;
+    uv_tcp_t tcp;
+    uv_write_t wreq;
+    uint32_t flags;
+    int resp;                    /* protocol version: 2 or 3 */
+    char addr[64], laddr[64];    /* "ip:port" of peer and of our socket */
+    char *name;                  /* CLIENT SETNAME, NULL if unset */
+    int64_t ctime_ms, last_interaction_ms;
+    /* input */
+    char *qbuf;
+    size_t qlen, qcap, qpos;     /* bytes held, capacity, parse position */
+    resp_parser parser;
+    int argc;
+    resp_arg *argv;              /* valid during one command */
+    const struct kv_cmd *cmd, *last_cmd;
+    /* output */
+    reply_block *reply_head, *reply_tail;
+    size_t reply_bytes;          /* unsent bytes in the chain */
+    size_t head_sent;            /* bytes of reply_head already written */
+    size_t writing_bytes;        /* bytes handed to the in-flight uv_write */
+    uv_buf_t wbufs[64];
+    /* transactions */
+    multi_cmd *mstate;
+    int mcount, mcap;
+    /* subsystems */
+    struct kv_client_watch *watched;  /* WATCHed keys (watch.c) */
+    struct kv_client_pubsub *pubsub;  /* subscriptions (pubsub.c) */
+    struct kv_client_block *bstate;   /* blocking state (block.c) */
+    /* links */
+    kv_client *prev, *next;
+    kv_client *next_pending;
+};
+
+/* ---- replies: append to the client's output; flushed after the loop's poll ---- */
+void reply_raw(kv_client *c, const void *p, size_t len);
+void reply_ok(kv_client *c);
+void reply_status(kv_client *c, const char *s);
+/* "-<msg>\r\n"; msg begins with the error code ("ERR ...", "WRONGTYPE ..."). */
+void reply_error(kv_client *c, const char *msg);
+void reply_errorf(kv_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_bulk(kv_client *c, const char *p, size_t len);
+void reply_cstr(kv_client *c, const char *s); /* bulk of a C string */
+void reply_int(kv_client *c, int64_t v);
+void reply_double(kv_client *c, double v);   /* RESP3 double, RESP2 bulk */
+void reply_null(kv_client *c);               /* $-1 / _ */
+void reply_null_array(kv_client *c);         /* *-1 / _ */
+void reply_array(kv_client *c, int64_t n);
+void reply_map(kv_client *c, int64_t n);     /* RESP3 %n, RESP2 *2n */
+void reply_set(kv_client *c, int64_t n);     /* RESP3 ~n, RESP2 *n */
+void reply_push(kv_client *c, int64_t n);    /* RESP3 >n, RESP2 *n */
+void reply_bool(kv_client *c, bool v);       /* RESP3 #t/#f, RESP2 :1/:0 */
+void reply_verbatim(kv_client *c, const char *p, size_t len, const char *ext); /* INFO */
+/* Arrays whose length is known only after the elements: reserve a slot,
+ * append elements, then fill it in. */
+void *reply_deferred_len(kv_client *c);
+void reply_set_deferred_array(kv_client *c, void *slot, int64_t n);
+void reply_set_deferred_map(kv_client *c, void *slot, int64_t n);
+void reply_set_deferred_set(kv_client *c, void *slot, int64_t n);
+
+/* Common errors, worded as Redis words them (clients match on them). */
+void reply_wrongtype(kv_client *c);
+void reply_syntax_error(kv_client *c);
+void reply_not_integer(kv_client *c);
+void reply_not_float(kv_client *c);
+
+/* Argument helpers: parse argv[i] or reply the Redis error and return false. */
+bool arg_i64(kv_client *c, int i, int64_t *out);
+bool arg_i64_range(kv_client *c, int i, int64_t min, int64_t max, int64_t *out, const char *what);
+bool arg_double(kv_client *c, int i, double *out);
+bool arg_is(kv_client *c, int i, const char *word); /* case-insensitive */
+
+/* Whether the client is being closed (callers stop producing output). */
+static inline bool client_closing(const kv_client *c)
+{
+    return c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSING);
+}
+
+/* Lifecycle (net.c). */
+kv_client *client_new_fake(kv_server *srv);
+void client_free_fake(kv_client *c);
+void client_close_async(kv_client *c);
+/* Executes whatever complete commands its query buffer holds (after unblock). */
+void client_process_input(kv_client *c);
+size_t client_obuf_bytes(const kv_client *c);
+/* "id=.. addr=.. name=.. age=.. idle=.. flags=.. cmd=.." line for CLIENT LIST. */
+void client_info_line(kv_client *c, buf *out);
+
+#endif

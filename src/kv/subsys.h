@@ -1,0 +1,43 @@
+/* subsys.h — what the dispatcher and the network layer call in the subsystems
+ * (transactions, WATCH, blocking, pub/sub, eviction, INFO). */
+#ifndef HALO_KV_SUBSYS_H
+#define HALO_KV_SUBSYS_H
+
+#include "client.h"
+
+/* multi.c: MULTI/EXEC queue and WATCH. */
+void multi_queue(kv_client *c, const struct kv_cmd *cmd);
+void multi_discard(kv_client *c);
+void watch_init(kv_server *srv);
+void watch_free(kv_server *srv);
+void watch_touch_key(kv_server *srv, const char *key, size_t len);
+void watch_touch_all(kv_server *srv); /* FLUSHDB/FLUSHALL */
+void watch_unwatch_all(kv_client *c);
+
+/* block.c: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN/MAX. */
+void block_init(kv_server *srv);
+void block_free(kv_server *srv);
+void block_signal_key(kv_server *srv, const char *key, size_t len);
+/* Serve clients whose keys received data; run after every command. */
+void block_serve_ready(kv_server *srv);
+void block_client_free(kv_client *c);
+/* Unblock with a null reply (CLIENT UNBLOCK / timeout). */
+void block_unblock_client(kv_client *c, bool with_error);
+size_t block_count(kv_server *srv);
+
+/* pubsub.c */
+void pubsub_init(kv_server *srv);
+void pubsub_free(kv_server *srv);
+size_t pubsub_client_subs(const kv_client *c);
+void pubsub_client_free(kv_client *c);
+size_t pubsub_channels(kv_server *srv);
+size_t pubsub_patterns(kv_server *srv);
+
+/* evict.c: frees keys by the maxmemory policy; 0 when under the limit after. */
+int evict_perform(kv_server *srv);
+size_t kv_used_memory(kv_server *srv);
+
+/* info.c: the INFO text for the named sections ("default", "all", ...). */
+void info_render(kv_server *srv, kv_client *c, int argc, const resp_arg *sections, buf *out);
+
+#endif
