@@ -14,7 +14,21 @@ void watch_touch_key(kv_server *srv, const char *key, size_t len);
 void watch_touch_all(kv_server *srv); /* FLUSHDB/FLUSHALL */
 void watch_unwatch_all(kv_client *c);
 
-/* block.c: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN/MAX. */
+/* block.c: the blocking mechanism behind BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
+ * BLMPOP (t_list.c) and BZPOPMIN/BZPOPMAX/BZMPOP (t_zset.c).
+ *
+ * A serve callback tries to serve blocked client c from key, which just
+ * received data: if it can, it replies, propagates what it did with
+ * prop_append (e.g. as LPOP / LMOVE / ZPOPMIN, never as the blocking
+ * command), bumps srv->dirty, and returns true. While it runs, c->argc and
+ * c->argv are the original blocking command's arguments (block_for_keys
+ * keeps a copy). */
+typedef bool (*block_serve_fn)(kv_client *c, const char *key, size_t klen);
+/* Block c on keys until a serve succeeds or timeout_ms passes (0 = forever);
+ * on timeout the reply is a null array. Inside MULTI the caller must not
+ * block: it replies the null array itself. */
+void block_for_keys(kv_client *c, const resp_arg *keys, int nkeys, int64_t timeout_ms,
+                    block_serve_fn serve);
 void block_init(kv_server *srv);
 void block_free(kv_server *srv);
 void block_signal_key(kv_server *srv, const char *key, size_t len);
