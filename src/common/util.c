@@ -43,6 +43,9 @@ bool str_to_i64(const char *s, size_t len, int64_t *out)
     return true;
 }
 
+/* Numbers longer than this are not numbers (Redis: MAX_LONG_DOUBLE_CHARS). */
+#define MAX_NUM_CHARS 5120
+
 static bool copy_num(const char *s, size_t len, char *buf, size_t cap)
 {
     if (len == 0 || len >= cap) return false;
@@ -54,7 +57,7 @@ static bool copy_num(const char *s, size_t len, char *buf, size_t cap)
 
 bool str_to_double(const char *s, size_t len, double *out)
 {
-    char buf[256];
+    char buf[MAX_NUM_CHARS];
     if (!copy_num(s, len, buf, sizeof(buf))) return false;
     char *end;
     errno = 0;
@@ -67,7 +70,7 @@ bool str_to_double(const char *s, size_t len, double *out)
 
 bool str_to_ldouble(const char *s, size_t len, long double *out)
 {
-    char buf[256];
+    char buf[MAX_NUM_CHARS];
     if (!copy_num(s, len, buf, sizeof(buf))) return false;
     char *end;
     errno = 0;
@@ -121,63 +124,74 @@ int ldouble_to_str(char *buf, size_t cap, long double v)
 
 static int fold(int c, bool nocase) { return nocase ? tolower(c) : c; }
 
-static bool glob_rec(const char *p, size_t pl, const char *s, size_t sl, bool nc, int depth)
+/* Match one pattern element (a literal, '?', '\\x' or a [class]) at p against
+ * byte c. Sets *elen to the element's length in the pattern. */
+static bool match_one(const char *p, size_t pl, int c, bool nc, size_t *elen)
 {
-    if (depth > 1000) return false; /* pathological patterns: no stack blow-up */
-    while (pl && sl) {
-        switch (*p) {
-        case '*':
-            while (pl > 1 && p[1] == '*') p++, pl--;
-            if (pl == 1) return true;
-            for (size_t i = 0; i <= sl; i++)
-                if (glob_rec(p + 1, pl - 1, s + i, sl - i, nc, depth + 1)) return true;
-            return false;
-        case '?': break;
-        case '[': {
-            p++, pl--;
-            bool neg = pl && *p == '^';
-            if (neg) p++, pl--;
-            bool hit = false;
-            while (pl && *p != ']') {
-                if (*p == '\\' && pl >= 2) {
-                    p++, pl--;
-                    if (*p == *s) hit = true;
-                } else if (pl >= 3 && p[1] == '-' && p[2] != ']') {
-                    int a = fold((unsigned char)p[0], nc), b = fold((unsigned char)p[2], nc);
-                    int c = fold((unsigned char)*s, nc);
-                    if (a > b) { int t = a; a = b; b = t; }
-                    if (c >= a && c <= b) hit = true;
-                    p += 2, pl -= 2;
-                } else if (fold((unsigned char)*p, nc) == fold((unsigned char)*s, nc)) {
-                    hit = true;
-                }
-                p++, pl--;
-            }
-            if (neg) hit = !hit;
-            if (!hit) return false;
-            if (pl == 0) { /* unterminated class: treat as end */
-                s++, sl--;
-                return sl == 0;
-            }
-            break;
-        }
-        case '\\':
-            if (pl >= 2) p++, pl--;
-            /* fall through */
-        default:
-            if (fold((unsigned char)*p, nc) != fold((unsigned char)*s, nc)) return false;
-            break;
-        }
-        p++, pl--;
-        s++, sl--;
+    if (p[0] == '?') {
+        *elen = 1;
+        return true;
     }
-    while (pl && *p == '*') p++, pl--;
-    return pl == 0 && sl == 0;
+    if (p[0] == '\\' && pl >= 2) {
+        *elen = 2;
+        return fold((unsigned char)p[1], nc) == fold(c, nc);
+    }
+    if (p[0] != '[') {
+        *elen = 1;
+        return fold((unsigned char)p[0], nc) == fold(c, nc);
+    }
+    size_t i = 1;
+    bool neg = i < pl && p[i] == '^';
+    if (neg) i++;
+    bool hit = false;
+    int fc = fold(c, nc);
+    while (i < pl && p[i] != ']') {
+        if (p[i] == '\\' && i + 1 < pl) {
+            if ((unsigned char)p[i + 1] == c) hit = true;
+            i += 2;
+        } else if (i + 2 < pl && p[i + 1] == '-' && p[i + 2] != ']') {
+            int a = fold((unsigned char)p[i], nc), b = fold((unsigned char)p[i + 2], nc);
+            if (a > b) {
+                int t = a;
+                a = b;
+                b = t;
+            }
+            if (fc >= a && fc <= b) hit = true;
+            i += 3;
+        } else {
+            if (fold((unsigned char)p[i], nc) == fc) hit = true;
+            i++;
+        }
+    }
+    *elen = i < pl ? i + 1 : i; /* an unterminated class runs to the end */
+    return neg ? !hit : hit;
 }
 
+/* Iterative glob with backtracking to the last '*' only: O(len(p) * len(s))
+ * worst case, so no pattern can make a KEYS or SCAN MATCH run away. */
 bool glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase)
 {
-    return glob_rec(pat, plen, s, slen, nocase, 0);
+    size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0;
+    while (i < slen) {
+        if (p < plen && pat[p] == '*') {
+            while (p < plen && pat[p] == '*') p++;
+            if (p == plen) return true;
+            star_p = p;
+            star_i = i;
+            continue;
+        }
+        size_t elen;
+        if (p < plen && match_one(pat + p, plen - p, (unsigned char)s[i], nocase, &elen)) {
+            p += elen;
+            i++;
+            continue;
+        }
+        if (star_p == SIZE_MAX) return false;
+        p = star_p;
+        i = ++star_i;
+    }
+    while (p < plen && pat[p] == '*') p++;
+    return p == plen;
 }
 
 bool str_eq_nocase(const char *s, size_t len, const char *cstr)

@@ -91,7 +91,9 @@ void client_close_async(kv_client *c)
 {
     if (c->flags & CLIENT_FAKE || c->flags & CLIENT_CLOSING) return;
     c->flags |= CLIENT_CLOSE_ASAP;
-    free_replies(c);
+    /* An in-flight write still points into the reply blocks: keep them until
+     * the handle is closed (client_release frees them). */
+    if (!(c->flags & CLIENT_WRITING)) free_replies(c);
     if (!(c->flags & CLIENT_PENDING_WRITE)) {
         c->flags |= CLIENT_PENDING_WRITE;
         c->next_pending = c->srv->pending_write;
@@ -174,11 +176,12 @@ static void on_written(uv_write_t *req, int status)
 /* Write as much as the socket takes now; queue the rest with uv_write. */
 static void client_flush(kv_client *c)
 {
-    if (c->flags & (CLIENT_WRITING | CLIENT_CLOSING)) return;
+    if (c->flags & CLIENT_CLOSING) return;
     if (c->flags & CLIENT_CLOSE_ASAP) {
-        client_close_now(c);
+        client_close_now(c); /* uv_close cancels an in-flight write */
         return;
     }
+    if (c->flags & CLIENT_WRITING) return;
     size_t total;
     unsigned n = fill_bufs(c, &total);
     if (n > 0) {
