@@ -1,12 +1,10 @@
 /* main.c — the `halo` executable: dispatches to its subcommands. */
+#include "common/version.h"
 #include "kv/server.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#ifndef HALO_VERSION
-#define HALO_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *out)
 {

@@ -114,9 +114,11 @@ void cmd_call(kv_client *c, const kv_cmd *cmd_const)
     srv->prop_replaced = srv->prop_suppressed = false;
     c->cmd = cmd;
     c->flags |= CLIENT_EXECUTING;
+    uint64_t errors = srv->stats.error_replies;
     int64_t start = mono_us();
     cmd->proc(c);
     record_latency(cmd, mono_us() - start);
+    if (srv->stats.error_replies != errors) cmd->failed_calls++;
     c->flags &= ~CLIENT_EXECUTING;
     c->last_cmd = cmd;
     srv->stats.commands_processed++;

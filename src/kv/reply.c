@@ -95,6 +95,7 @@ void reply_error(kv_client *c, const char *msg)
     tmp[1 + n] = '\r';
     tmp[2 + n] = '\n';
     reply_raw(c, tmp, n + 3);
+    c->srv->stats.error_replies++;
     if (c->flags & CLIENT_MULTI && !(c->flags & CLIENT_IN_EXEC)) c->flags |= CLIENT_DIRTY_EXEC;
 }
 

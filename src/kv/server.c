@@ -218,6 +218,8 @@ int kv_main(int argc, char **argv)
     random_bytes(seed, sizeof(seed));
     dict_set_seed(seed);
     if (init_server(srv, argc, argv) != 0) return 1;
+    ssize_t exe_len = readlink("/proc/self/exe", srv->executable, sizeof(srv->executable) - 1);
+    srv->executable[exe_len > 0 ? exe_len : 0] = '\0';
     signal(SIGPIPE, SIG_IGN);
     cmd_table_init();
     make_run_id(srv);

@@ -55,6 +55,7 @@ typedef struct kv_stats {
     uint64_t connections_received, rejected_connections, commands_processed;
     uint64_t net_input_bytes, net_output_bytes;
     uint64_t evicted_clients_obuf, protocol_errors, timeouts_closed;
+    uint64_t error_replies;  /* every -ERR/-WRONGTYPE/... sent to a client */
     uint64_t ops_sample[16];  /* commands per cron tick, for instantaneous_ops */
     int64_t ops_sample_time[16];
     int ops_idx;

@@ -494,6 +494,8 @@ static void command_cmd(kv_client *c)
 
 /* ---- CONFIG ---- */
 
+static void reset_cmd_stats(kv_cmd *cmd, void *priv);
+
 typedef struct get_ctx {
     kv_client *c;
     int n;
@@ -557,6 +559,7 @@ static void config_cmd(kv_client *c)
         reply_ok(c);
     } else if (arg_is(c, 1, "resetstat") && c->argc == 2) {
         memset(&srv->stats, 0, sizeof(srv->stats));
+        cmd_foreach(reset_cmd_stats, NULL);
         srv->db.hits = srv->db.misses = srv->db.expired = srv->db.evicted = 0;
         reply_ok(c);
     } else if (arg_is(c, 1, "rewrite") && c->argc == 2) {
@@ -565,6 +568,12 @@ static void config_cmd(kv_client *c)
         reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
                      (int)c->argv[1].len, c->argv[1].ptr);
     }
+}
+
+static void reset_cmd_stats(kv_cmd *cmd, void *priv)
+{
+    (void)priv;
+    cmd->calls = cmd->usec = cmd->failed_calls = cmd->rejected_calls = 0;
 }
 
 static void info_cmd(kv_client *c)

@@ -42,7 +42,7 @@ static void get_cmd(kv_client *c)
 }
 
 enum { SET_NX = 1, SET_XX = 2, SET_GET = 4, SET_KEEPTTL = 8, SET_EX = 16, SET_PX = 32,
-       SET_EXAT = 64, SET_PXAT = 128 };
+       SET_EXAT = 64, SET_PXAT = 128, SET_PERSIST = 256 };
 
 /* Parse SET/GETEX style options from argv[start..]; *when_ms gets the absolute
  * expiry (0 = none). Replies and returns false on error. */
@@ -61,15 +61,15 @@ static bool parse_set_opts(kv_client *c, int start, unsigned allowed, unsigned *
         else if (arg_is(c, i, "px")) f = SET_PX;
         else if (arg_is(c, i, "exat")) f = SET_EXAT;
         else if (arg_is(c, i, "pxat")) f = SET_PXAT;
-        else if (arg_is(c, i, "persist") && (allowed & SET_KEEPTTL) == 0) f = SET_KEEPTTL;
+        else if (arg_is(c, i, "persist")) f = SET_PERSIST;
         if (f == 0 || !(allowed & f) || (*flags & f)) {
             reply_syntax_error(c);
             return false;
         }
         unsigned timed = SET_EX | SET_PX | SET_EXAT | SET_PXAT;
         if (((f & SET_NX) && (*flags & SET_XX)) || ((f & SET_XX) && (*flags & SET_NX)) ||
-            ((f & timed) && (*flags & (timed | SET_KEEPTTL))) ||
-            ((f & SET_KEEPTTL) && (*flags & timed))) {
+            ((f & timed) && (*flags & (timed | SET_KEEPTTL | SET_PERSIST))) ||
+            ((f & (SET_KEEPTTL | SET_PERSIST)) && (*flags & timed))) {
             reply_syntax_error(c);
             return false;
         }
@@ -205,8 +205,8 @@ static void getex_cmd(kv_client *c)
 {
     unsigned flags;
     int64_t when;
-    /* GETEX takes PERSIST where SET takes KEEPTTL; both map to SET_KEEPTTL here. */
-    if (!parse_set_opts(c, 2, SET_EX | SET_PX | SET_EXAT | SET_PXAT, &flags, &when, "getex"))
+    if (!parse_set_opts(c, 2, SET_EX | SET_PX | SET_EXAT | SET_PXAT | SET_PERSIST, &flags, &when,
+                        "getex"))
         return;
     bool wrong;
     kv_entry *e = lookup_string(c, 1, false, &wrong);
@@ -227,7 +227,7 @@ static void getex_cmd(kv_client *c)
         resp_arg argv[3] = {{"PEXPIREAT", 9}, c->argv[1], {ms, (size_t)n}};
         prop_replace(c, 3, argv);
         touched(c, 1);
-    } else if (flags & SET_KEEPTTL) {
+    } else if (flags & SET_PERSIST) {
         if (db_persist(db, e)) {
             resp_arg argv[2] = {{"PERSIST", 7}, c->argv[1]};
             prop_replace(c, 2, argv);
