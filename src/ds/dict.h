@@ -58,7 +58,8 @@ dict_node **dict_find_link(dict *d, const char *key, size_t len);
 
 /* A uniformly chosen bucket, then a node of its chain; NULL when empty. */
 dict_node *dict_random(dict *d);
-/* Up to n nodes from a random spot, for eviction and expiry sampling. */
+/* Up to n nodes from a random spot, for eviction and expiry sampling. The
+ * same node may appear more than once when the table is sparse. */
 size_t dict_sample(dict *d, dict_node **out, size_t n);
 
 /* Reverse-binary cursor scan, as Redis's dictScan: every node present for the

@@ -257,6 +257,15 @@ size_t db_active_expire(kv_db *db, int64_t budget_us)
         if (volatile_keys == 0) break;
         dict_node *sample[20];
         size_t n = dict_sample(&db->expires, sample, 20);
+        /* dict_sample may repeat a node on a sparse table; deleting the first
+         * copy frees it, so drop repeats. */
+        size_t uniq = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            while (j < uniq && sample[j] != sample[i]) j++;
+            if (j == uniq) sample[uniq++] = sample[i];
+        }
+        n = uniq;
         size_t expired = 0;
         int64_t now = time_ms();
         for (size_t i = 0; i < n; i++) {

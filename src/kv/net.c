@@ -212,12 +212,12 @@ static void client_flush(kv_client *c)
 static void after_io(uv_check_t *h)
 {
     kv_server *srv = h->data;
-    if (srv->pending_write == NULL) return;
     if (srv->aof && aof_flush(srv->aof) != 0) {
         /* Replies to writes must not go out: keep them until a flush succeeds
          * (the cron retries); reads are delayed too, as Redis does. */
         return;
     }
+    if (srv->pending_write == NULL) return;
     kv_client *c = srv->pending_write;
     srv->pending_write = NULL;
     while (c) {
