@@ -343,15 +343,6 @@ static void serve_ready_keys(kv_server *srv, kv_block *b)
     }
 }
 
-/* What the serve callbacks propagated goes to the AOF before any reply is
- * sent (the loop's check phase flushes the AOF, then replies). */
-static void flush_propagation(kv_server *srv)
-{
-    if (srv->prop.len == 0) return;
-    if (srv->aof && !srv->loading) aof_feed(srv->aof, srv->prop.data, srv->prop.len);
-    buf_reset(&srv->prop);
-}
-
 static void resume_clients(kv_block *b)
 {
     /* Resumed commands may unblock more clients (CLIENT UNBLOCK): they are
@@ -373,7 +364,7 @@ void block_serve_ready(kv_server *srv)
     b->serving = true;
     while (b->ready_head || b->nresume) {
         serve_ready_keys(srv, b);
-        flush_propagation(srv);
+        prop_flush(srv);
         resume_clients(b);
     }
     b->serving = false;

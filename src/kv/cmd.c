@@ -96,11 +96,10 @@ static void record_latency(kv_cmd *cmd, int64_t us)
     cmd_lat_counts[i]++;
 }
 
-/* Hand the finished event's propagation to the AOF (and, later, replicas). */
-static void prop_flush(kv_server *srv)
+void prop_flush(kv_server *srv)
 {
     if (srv->prop.len == 0) return;
-    if (srv->aof) aof_feed(srv->aof, srv->prop.data, srv->prop.len);
+    if (srv->aof && !srv->loading) aof_feed(srv->aof, srv->prop.data, srv->prop.len);
     buf_reset(&srv->prop);
 }
 

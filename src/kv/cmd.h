@@ -56,6 +56,10 @@ void cmd_call(kv_client *c, const kv_cmd *cmd);
 void prop_replace(kv_client *c, int argc, const resp_arg *argv);
 /* Append another command to this call's propagation (e.g. DEL of an expired key). */
 void prop_append(kv_server *srv, int argc, const resp_arg *argv);
+/* Hand the finished event's propagation (srv->prop) to the AOF, and later to
+ * replicas. The dispatcher calls it after each top-level command; code that
+ * writes outside a command (cron expiry, served blocked clients) calls it too. */
+void prop_flush(kv_server *srv);
 /* Tell the dispatcher not to propagate this call's argv (nothing changed). */
 void prop_suppress(kv_client *c);
 

@@ -92,13 +92,7 @@ static void cron(uv_timer_t *t)
     if (srv->cfg.maxmemory > 0) evict_perform(srv);
     if (srv->aof) aof_cron(srv->aof);
     sample_ops(srv);
-    /* Propagate DELs from active expiry now. */
-    if (srv->prop.len && srv->aof) {
-        aof_feed(srv->aof, srv->prop.data, srv->prop.len);
-        buf_reset(&srv->prop);
-    } else {
-        buf_reset(&srv->prop);
-    }
+    prop_flush(srv); /* DELs from active expiry and eviction */
     block_serve_ready(srv);
     net_flush_all(srv);
 }

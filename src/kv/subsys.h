@@ -20,7 +20,9 @@ void watch_unwatch_all(kv_client *c);
  * A serve callback tries to serve blocked client c from key, which just
  * received data: if it can, it replies, propagates what it did with
  * prop_append (e.g. as LPOP / LMOVE / ZPOPMIN, never as the blocking
- * command), bumps srv->dirty, and returns true. While it runs, c->argc and
+ * command), bumps srv->dirty, and returns true; it returns false without
+ * replying when the key cannot serve c (empty, or holding another type, as
+ * when clients of several blocking commands wait on one key). While it runs, c->argc and
  * c->argv are the original blocking command's arguments (block_for_keys
  * keeps a copy). */
 typedef bool (*block_serve_fn)(kv_client *c, const char *key, size_t klen);
