@@ -48,7 +48,8 @@ struct kv_client {
     int resp;                    /* protocol version: 2 or 3 */
     char addr[64], laddr[64];    /* "ip:port" of peer and of our socket */
     char *name;                  /* CLIENT SETNAME, NULL if unset */
-    int64_t ctime_ms, last_interaction_ms;
+    int64_t ctime_ms;            /* wall clock at connect */
+    int64_t last_interaction_ms; /* loop clock (uv_now, monotonic) of the last read */
     /* input */
     char *qbuf;
     size_t qlen, qcap, qpos;     /* bytes held, capacity, parse position */

@@ -109,12 +109,16 @@ void cmd_call(kv_client *c, const kv_cmd *cmd_const)
     kv_cmd *cmd = (kv_cmd *)cmd_const;
     bool outer_replaced = srv->prop_replaced, outer_suppressed = srv->prop_suppressed;
     uint64_t dirty = srv->dirty;
-    if (srv->call_depth++ == 0) srv->db.now_ms = time_ms();
+    /* One clock read per command start: wall time derives from it. */
+    int64_t start = mono_us();
+    if (srv->call_depth++ == 0) {
+        srv->db.now_ms = (start + srv->wall_offset_us) / 1000;
+        db_tick(srv->db.now_ms);
+    }
     srv->prop_replaced = srv->prop_suppressed = false;
     c->cmd = cmd;
     c->flags |= CLIENT_EXECUTING;
     uint64_t errors = srv->stats.error_replies;
-    int64_t start = mono_us();
     cmd->proc(c);
     record_latency(cmd, mono_us() - start);
     if (srv->stats.error_replies != errors) cmd->failed_calls++;

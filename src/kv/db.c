@@ -34,7 +34,17 @@ static const char *expire_key_cb(const dict_node *n, size_t *len)
 static const dict_type keys_type = {.key = entry_key_cb};
 static const dict_type expires_type = {.key = expire_key_cb};
 
-uint32_t db_lru_clock(void) { return (uint32_t)(time(NULL) & KV_LRU_MAX); }
+/* Seconds clock for LRU stamps, refreshed by db_tick (every command and cron
+ * tick) so a lookup never reads the system clock, as Redis's lruclock. */
+static uint32_t g_lru_clock;
+
+void db_tick(int64_t now_ms) { g_lru_clock = (uint32_t)((now_ms / 1000) & KV_LRU_MAX); }
+
+uint32_t db_lru_clock(void)
+{
+    if (g_lru_clock == 0) db_tick(time_ms());
+    return g_lru_clock;
+}
 
 static int64_t now_ms(kv_db *db) { return db->now_ms ? db->now_ms : time_ms(); }
 

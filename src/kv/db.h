@@ -70,6 +70,8 @@ static inline size_t db_volatile(const kv_db *db) { return dict_size(&db->expire
 
 /* LRU clock used by the approximate LRU policies (seconds, 24 bits). */
 uint32_t db_lru_clock(void);
+/* Refresh the cached clock behind db_lru_clock (unix ms). */
+void db_tick(int64_t now_ms);
 
 /* Lookups expire the key if its time has come. _read counts hits/misses and
  * refreshes the LRU stamp; _write does neither. NULL when absent. */

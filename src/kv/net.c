@@ -37,7 +37,8 @@ static void client_init(kv_server *srv, kv_client *c)
     c->srv = srv;
     c->id = ++srv->next_client_id;
     c->resp = 2;
-    c->ctime_ms = c->last_interaction_ms = time_ms();
+    c->ctime_ms = time_ms();
+    c->last_interaction_ms = srv->loop ? (int64_t)uv_now(srv->loop) : 0;
     resp_parser_init(&c->parser, srv->cfg.proto_max_bulk_len);
 }
 
@@ -306,7 +307,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (nread == 0) return;
     c->qlen += (size_t)nread;
     c->srv->stats.net_input_bytes += (uint64_t)nread;
-    c->last_interaction_ms = time_ms();
+    c->last_interaction_ms = (int64_t)uv_now(c->srv->loop); /* cached per loop iteration */
     if ((int64_t)(c->qlen - c->qpos) > c->srv->cfg.client_query_buffer_limit) {
         log_warn("closing client %s: query buffer of %zu bytes exceeds "
                  "client-query-buffer-limit", c->addr, c->qlen - c->qpos);
@@ -430,7 +431,7 @@ void net_close_all_clients(kv_server *srv)
 void net_client_timeouts(kv_server *srv)
 {
     if (srv->cfg.timeout_s <= 0) return;
-    int64_t now = time_ms();
+    int64_t now = (int64_t)uv_now(srv->loop);
     for (kv_client *c = srv->clients; c; c = c->next) {
         if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSING)) continue;
         if (pubsub_client_subs(c) > 0) continue;
@@ -444,7 +445,7 @@ void net_client_timeouts(kv_server *srv)
 
 void client_info_line(kv_client *c, buf *out)
 {
-    int64_t now = time_ms();
+    int64_t now = time_ms(), now_mono = (int64_t)uv_now(c->srv->loop);
     char flags[8];
     int nf = 0;
     if (c->flags & CLIENT_MULTI) flags[nf++] = 'x';
@@ -459,7 +460,7 @@ void client_info_line(kv_client *c, buf *out)
                "tot-mem=%zu events=r cmd=%s user=default resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                (long long)((now - c->ctime_ms) / 1000),
-               (long long)((now - c->last_interaction_ms) / 1000), flags, pubsub_client_subs(c),
+               (long long)((now_mono - c->last_interaction_ms) / 1000), flags, pubsub_client_subs(c),
                (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->qlen - c->qpos,
                c->qcap - c->qlen, c->reply_bytes, c->qcap + c->reply_bytes + sizeof(*c),
                c->last_cmd ? c->last_cmd->name : "NULL", c->resp);

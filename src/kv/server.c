@@ -81,6 +81,8 @@ static void cron(uv_timer_t *t)
 {
     kv_server *srv = t->data;
     srv->cron_loops++;
+    srv->wall_offset_us = time_us() - mono_us();
+    db_tick(time_ms());
     /* Active expiry: at most 25% of a tick, as Redis's slow cycle. */
     int64_t budget = 250000 / srv->cfg.hz;
     db_active_expire(&srv->db, budget);
@@ -218,6 +220,7 @@ int kv_main(int argc, char **argv)
     cmd_table_init();
     make_run_id(srv);
     srv->start_time_ms = time_ms();
+    srv->wall_offset_us = time_us() - mono_us();
     srv->loop = uv_default_loop();
     db_init(&srv->db);
     srv->db.on_modified = on_key_modified;

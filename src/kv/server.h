@@ -88,6 +88,7 @@ typedef struct kv_server {
     int lock_fd;             /* flock on the data dir */
     uint8_t loading;         /* replaying the AOF */
     int64_t cron_loops;
+    int64_t wall_offset_us;  /* wall clock minus monotonic clock, refreshed by the cron */
     /* subsystems' state (pubsub, blocking, watch) */
     struct kv_pubsub *pubsub;
     struct kv_block *block;
