@@ -7,8 +7,8 @@
 #include "../common/mem.h"
 #include "../common/util.h"
 
-#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +18,10 @@
  * deletes the key. */
 
 #define KEY(i) c->argv[i].ptr, c->argv[i].len
+
+/* Members come from arguments, bounded by proto-max-bulk-len (at most
+ * 2 * HALO_MAX_STRING_LEN), so they fit the node's 32-bit length. */
+_Static_assert(HALO_MAX_STRING_LEN * 2 <= UINT32_MAX, "member lengths must fit uint32_t");
 
 /* AOF rewrite emits at most this many score-member pairs per ZADD. */
 #define ZSET_REWRITE_BATCH 64
@@ -112,7 +116,7 @@ static bool parse_strtod(const char *p, size_t len, double *out)
 {
     char stack[128];
     char *s = len < sizeof(stack) ? stack : hmalloc(len + 1);
-    memcpy(s, p, len);
+    if (len) memcpy(s, p, len);
     s[len] = '\0';
     char *end;
     *out = strtod(s, &end);
@@ -125,7 +129,7 @@ static bool parse_strtod(const char *p, size_t len, double *out)
 static bool parse_score_bound(const resp_arg *a, double *v, bool *ex)
 {
     *ex = a->len > 0 && a->ptr[0] == '(';
-    return parse_strtod(a->ptr + *ex, a->len - *ex, v);
+    return *ex ? parse_strtod(a->ptr + 1, a->len - 1, v) : parse_strtod(a->ptr, a->len, v);
 }
 
 /* Parse [min, max] from argv; replies the Redis error on failure. */
@@ -141,8 +145,8 @@ static bool arg_score_range(kv_client *c, int min, int max, zsl_range *r)
 /* "-", "+", "[value" or "(value": one end of a lex interval (borrows argv). */
 static bool parse_lex_bound(const resp_arg *a, zsl_lex_bound *b)
 {
-    *b = (zsl_lex_bound){a->ptr + 1, a->len ? a->len - 1 : 0, 0, true};
     if (a->len == 0) return false;
+    *b = (zsl_lex_bound){a->ptr + 1, a->len - 1, 0, true};
     switch (a->ptr[0]) {
     case '+': b->inf = 1; return a->len == 1;
     case '-': b->inf = -1; return a->len == 1;
@@ -1034,7 +1038,8 @@ static void zscan_cmd(kv_client *c)
 /* ---- ZUNION / ZINTER / ZDIFF (and *STORE, ZINTERCARD) ---- */
 
 /* One input. Plain sets count as sorted sets whose scores are all 1. A set
- * value is a dict whose nodes the set's dict_type names (t_set.c). */
+ * value is a dict of members (t_set.c); it is read only through dict.h (its
+ * dict_type's key() names each node), never through t_set.c's node layout. */
 typedef struct zsrc {
     int type; /* KV_ZSET, KV_SET, or -1 for a missing key */
     void *obj;
