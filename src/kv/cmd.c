@@ -112,6 +112,7 @@ void cmd_call(kv_client *c, const kv_cmd *cmd_const)
     /* One clock read per command start: wall time derives from it. */
     int64_t start = mono_us();
     if (srv->call_depth++ == 0) {
+        if (srv->wall_offset_us == 0) srv->wall_offset_us = time_us() - start;
         srv->db.now_ms = (start + srv->wall_offset_us) / 1000;
         db_tick(srv->db.now_ms);
     }

@@ -428,12 +428,22 @@ void net_close_all_clients(kv_server *srv)
     srv->pending_write = NULL;
 }
 
-void net_client_timeouts(kv_server *srv)
+/* An idle client's empty query buffer is returned to the allocator, so ten
+ * thousand quiet connections do not pin 16 KiB each (Redis does the same in
+ * clientsCronResizeQueryBuffer). */
+#define QBUF_IDLE_FREE_MS 2000
+
+void net_clients_cron(kv_server *srv)
 {
-    if (srv->cfg.timeout_s <= 0) return;
     int64_t now = (int64_t)uv_now(srv->loop);
     for (kv_client *c = srv->clients; c; c = c->next) {
-        if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSING)) continue;
+        if (c->flags & CLIENT_CLOSING) continue;
+        if (c->qlen == 0 && c->qbuf && now - c->last_interaction_ms > QBUF_IDLE_FREE_MS) {
+            hfree(c->qbuf);
+            c->qbuf = NULL;
+            c->qcap = c->qpos = 0;
+        }
+        if (srv->cfg.timeout_s <= 0 || (c->flags & CLIENT_BLOCKED)) continue;
         if (pubsub_client_subs(c) > 0) continue;
         if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout_s * 1000) {
             log_info("closing idle client %s", c->addr);

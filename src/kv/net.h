@@ -10,7 +10,8 @@ void net_close_listeners(kv_server *srv);
 void net_close_all_clients(kv_server *srv);
 /* Flush AOF and every pending reply now (shutdown, tests). */
 void net_flush_all(kv_server *srv);
-/* Close clients idle longer than cfg.timeout_s. */
-void net_client_timeouts(kv_server *srv);
+/* Per cron tick: close clients idle longer than cfg.timeout_s and release
+ * idle clients' empty query buffers. */
+void net_clients_cron(kv_server *srv);
 
 #endif

@@ -90,7 +90,7 @@ static void cron(uv_timer_t *t)
     dict_rehash(&srv->db.expires, 100);
     dict_maybe_shrink(&srv->db.keys);
     dict_maybe_shrink(&srv->db.expires);
-    net_client_timeouts(srv);
+    net_clients_cron(srv);
     if (srv->cfg.maxmemory > 0) evict_perform(srv);
     if (srv->aof) aof_cron(srv->aof);
     sample_ops(srv);

@@ -223,6 +223,35 @@ static bool is_temp_file(const kv_aof *aof, const char *name)
     return strncmp(name, "temp-rewriteaof-", 16) == 0 || strcmp(name, tmp) == 0;
 }
 
+static bool is_manifest_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 9 && strcmp(name + n - 9, ".manifest") == 0;
+}
+
+/* One directory entry of clean_dir: leave it, remove it, or refuse. */
+static int clean_entry(kv_aof *aof, const char *name, bool have_manifest)
+{
+    bool ours = is_our_file(aof, name), temp = is_temp_file(aof, name);
+    if (!have_manifest && !temp && is_manifest_name(name))
+        log_warn("%s/%s is the manifest of an AOF under another appendfilename; it is not "
+                 "loaded (appendfilename is %s)", aof->dir, name, aof->prefix);
+    if ((!ours && !temp) || (ours && have_manifest && aof_manifest_has(&aof->man, name))) return 0;
+    if (ours && !have_manifest && aof_file_size(aof, name) != 0) {
+        log_error("%s/%s holds data but the manifest %s.manifest is missing; refusing to "
+                  "start (restore the manifest, or move the files away to start empty)",
+                  aof->dir, name, aof->prefix);
+        return -HALO_ECORRUPT;
+    }
+    if (unlinkat(aof->dir_fd, name, 0) == 0)
+        log_notice("removed %s/%s: not part of the AOF (left over from an interrupted step)",
+                   aof->dir, name);
+    else
+        log_warn("cannot remove %s/%s, which is not part of the AOF: %s", aof->dir, name,
+                 strerror(errno));
+    return 0;
+}
+
 /* With a manifest: delete our files it does not list (a crash between
  * writing a file and the manifest naming it, or between the manifest and
  * deleting what it replaced) and temp files. Without one: only empty files of
@@ -230,33 +259,16 @@ static bool is_temp_file(const kv_aof *aof, const char *name)
  * means the manifest is lost, and starting empty would hide data. */
 static int clean_dir(kv_aof *aof, bool have_manifest)
 {
-    DIR *d = fdopendir(dup(aof->dir_fd));
+    int fd = openat(aof->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d == NULL) {
         log_error("cannot list %s: %s", aof->dir, strerror(errno));
+        if (fd >= 0) close(fd);
         return -HALO_EIO;
     }
     int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL && rc == 0) {
-        const char *name = de->d_name;
-        bool ours = is_our_file(aof, name);
-        size_t nl = strlen(name);
-        if (!have_manifest && !is_temp_file(aof, name) && nl > 9 && strcmp(name + nl - 9, ".manifest") == 0)
-            log_warn("%s/%s is the manifest of an AOF under another appendfilename; it is "
-                     "not loaded (appendfilename is %s)", aof->dir, name, aof->prefix);
-        if (!ours && !is_temp_file(aof, name)) continue;
-        if (ours && have_manifest && aof_manifest_has(&aof->man, name)) continue;
-        if (ours && !have_manifest && aof_file_size(aof, name) != 0) {
-            log_error("%s/%s holds data but the manifest %s.manifest is missing; refusing to "
-                      "start (restore the manifest, or move the files away to start empty)",
-                      aof->dir, name, aof->prefix);
-            rc = -HALO_ECORRUPT;
-            break;
-        }
-        log_notice("removing %s/%s: not part of the AOF (left over from an interrupted step)",
-                   aof->dir, name);
-        unlinkat(aof->dir_fd, name, 0);
-    }
+    while (rc == 0 && (de = readdir(d)) != NULL) rc = clean_entry(aof, de->d_name, have_manifest);
     closedir(d);
     return rc;
 }
@@ -446,7 +458,14 @@ static int open_dir(kv_aof *aof)
     int n = snprintf(path, sizeof(path), "%s/%s", aof->srv->cfg.dir, AOF_DIRNAME);
     if (n < 0 || (size_t)n >= sizeof(path)) return -HALO_ECONFIG;
     aof->dir = hstrdup(path);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(path, 0755) == 0) {
+        /* The new directory's own entry must survive a power loss too. */
+        int parent = open(aof->srv->cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent >= 0) {
+            fsync(parent);
+            close(parent);
+        }
+    } else if (errno != EEXIST) {
         log_error("cannot create %s: %s", path, strerror(errno));
         return -HALO_EIO;
     }
