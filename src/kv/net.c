@@ -280,10 +280,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     kv_client *c = h->data;
     size_t want = QBUF_MIN_FREE;
     size_t pending = resp_pending_bulk(&c->parser);
-    /* A large bulk argument is read in one piece (its length was checked). */
+    /* A large bulk argument: room for more of it, growing geometrically with
+     * what actually arrived — never from the declared length alone. */
     if (pending > c->qlen - c->qpos) {
         size_t need = pending - (c->qlen - c->qpos);
-        if (need > want) want = need;
+        size_t step = c->qlen > want ? c->qlen : want;
+        want = need < step ? need : step;
     }
     if (c->qcap - c->qlen < want) {
         size_t cap = c->qcap ? c->qcap : QBUF_MIN_FREE;
