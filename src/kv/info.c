@@ -189,14 +189,15 @@ static void info_persistence(kv_server *srv, buf *o)
                "rdb_saves:0\r\n"
                "aof_enabled:%d\r\n"
                "aof_rewrite_in_progress:%d\r\n"
-               "aof_rewrite_scheduled:0\r\n"
+               "aof_rewrite_scheduled:%d\r\n"
                "aof_last_rewrite_time_sec:%" PRId64 "\r\n"
-               "aof_current_rewrite_time_sec:-1\r\n"
+               "aof_current_rewrite_time_sec:%" PRId64 "\r\n"
                "aof_last_bgrewrite_status:%s\r\n"
                "aof_rewrites:%" PRIu64 "\r\n"
                "aof_last_write_status:%s\r\n",
                srv->loading ? 1 : 0, srv->dirty, srv->start_time_ms / 1000, ai.enabled ? 1 : 0,
-               ai.rewrite_in_progress ? 1 : 0, ai.last_rewrite_time_s,
+               ai.rewrite_in_progress ? 1 : 0, ai.rewrite_scheduled ? 1 : 0,
+               ai.last_rewrite_time_s, ai.enabled ? ai.current_rewrite_time_s : -1,
                ai.last_rewrite_ok ? "ok" : "err", ai.rewrites, ai.last_write_ok ? "ok" : "err");
     if (!ai.enabled) return;
     buf_printf(o,

@@ -814,6 +814,8 @@ void aof_get_info(const kv_aof *aof, aof_info *out)
     pthread_mutex_unlock(&b->mu);
     out->enabled = true;
     out->rewrite_in_progress = aof->child > 0;
+    out->rewrite_scheduled = aof->scheduled;
+    out->current_rewrite_time_s = aof->child > 0 ? (time_ms() - aof->child_start_ms) / 1000 : -1;
     out->last_write_ok = aof->write_ok;
     out->last_rewrite_ok = aof->rewrite_ok;
     out->current_size = aof->base_size + aof->incr_size;

@@ -30,7 +30,8 @@ void aof_set_fsync(kv_aof *aof, int policy);
 
 /* INFO persistence / metrics fields. */
 typedef struct aof_info {
-    bool enabled, rewrite_in_progress, last_write_ok, last_rewrite_ok;
+    bool enabled, rewrite_in_progress, rewrite_scheduled, last_write_ok, last_rewrite_ok;
+    int64_t current_rewrite_time_s; /* -1 when no rewrite runs */
     int64_t current_size, base_size, last_rewrite_time_s;
     uint64_t rewrites, fsyncs, write_errors, pending_bytes;
     int64_t last_fsync_ms, delayed_fsync;
