@@ -209,6 +209,61 @@ dict_node *dict_random(dict *d)
     return he;
 }
 
+/* Every node, then the first count places of a Fisher-Yates shuffle. */
+static dict_node **shuffled_prefix(dict *d, size_t count)
+{
+    size_t size = dict_size(d), n = 0;
+    dict_node **all = hmalloc(size * sizeof(*all));
+    dict_iter it;
+    dict_iter_init(&it, d, false);
+    for (dict_node *x; (x = dict_iter_next(&it));) all[n++] = x;
+    dict_iter_done(&it);
+    for (size_t i = 0; i < count; i++) {
+        size_t j = i + (size_t)(rand_u64() % (n - i));
+        dict_node *t = all[i];
+        all[i] = all[j];
+        all[j] = t;
+    }
+    return all;
+}
+
+/* A slot of a power-of-two table for p: the address bits mixed (murmur3's
+ * finalizer) so that aligned allocations spread over the slots. */
+static size_t ptr_slot(const void *p, size_t mask)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & mask;
+}
+
+/* dict_random draws, repeats dropped through an open-addressing set of the
+ * node pointers seen (at most half full). */
+static dict_node **rejection_sample(dict *d, size_t count)
+{
+    size_t cap = 8;
+    while (cap < count * 2) cap <<= 1;
+    dict_node **seen = hcalloc(cap, sizeof(*seen)), **out = hmalloc(count * sizeof(*out));
+    for (size_t got = 0; got < count;) {
+        dict_node *n = dict_random(d);
+        size_t k = ptr_slot(n, cap - 1);
+        while (seen[k] && seen[k] != n) k = (k + 1) & (cap - 1);
+        if (seen[k]) continue;
+        seen[k] = out[got++] = n;
+    }
+    hfree(seen);
+    return out;
+}
+
+/* A large share is a partial shuffle of all nodes; a small one (count at
+ * most a third of the size) is rejection sampling, which then needs at most
+ * about 1.5 draws per node. */
+dict_node **dict_random_distinct(dict *d, size_t count)
+{
+    return count * 3 > dict_size(d) ? shuffled_prefix(d, count) : rejection_sample(d, count);
+}
+
 size_t dict_sample(dict *d, dict_node **out, size_t n)
 {
     size_t got = 0, size = dict_size(d);
@@ -331,3 +386,13 @@ void dict_iter_done(dict_iter *it)
 }
 
 size_t dict_mem(const dict *d) { return (d->size[0] + d->size[1]) * sizeof(dict_node *); }
+
+size_t dict_nodes_mem(dict *d, size_t samples)
+{
+    size_t seen = 0, bytes = 0;
+    dict_iter it;
+    dict_iter_init(&it, d, false);
+    for (dict_node *n; seen < samples && (n = dict_iter_next(&it)); seen++) bytes += hmem_usable(n);
+    dict_iter_done(&it);
+    return seen ? (size_t)((double)bytes / (double)seen * (double)dict_size(d)) : 0;
+}

@@ -58,6 +58,10 @@ dict_node **dict_find_link(dict *d, const char *key, size_t len);
 
 /* A uniformly chosen bucket, then a node of its chain; NULL when empty. */
 dict_node *dict_random(dict *d);
+/* count distinct nodes chosen at random, 0 < count < dict_size(d), in a new
+ * array (hmalloc) the caller frees; HRANDFIELD, SRANDMEMBER, SPOP and
+ * ZRANDMEMBER with a positive count. */
+dict_node **dict_random_distinct(dict *d, size_t count);
 /* Up to n nodes from a random spot, for eviction and expiry sampling. The
  * same node may appear more than once when the table is sparse. */
 size_t dict_sample(dict *d, dict_node **out, size_t n);
@@ -79,5 +83,9 @@ bool dict_rehash(dict *d, int n);
 void dict_maybe_shrink(dict *d);
 /* Approximate bytes used by the bucket arrays. */
 size_t dict_mem(const dict *d);
+/* Approximate bytes of the nodes (allocated with hmalloc): exact up to
+ * `samples` nodes; above, the first `samples` in bucket order (a hash-random
+ * sample) scaled up, as MEMORY USAGE samples in Redis. */
+size_t dict_nodes_mem(dict *d, size_t samples);
 
 #endif

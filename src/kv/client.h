@@ -110,13 +110,37 @@ void reply_not_float(kv_client *c);
 /* Argument helpers: parse argv[i] or reply the Redis error and return false. */
 bool arg_i64(kv_client *c, int i, int64_t *out);
 bool arg_i64_range(kv_client *c, int i, int64_t min, int64_t max, int64_t *out, const char *what);
+/* An integer >= min; anything else replies err ("ERR ..."), as Redis's
+ * getRangeLongFromObjectOrReply with a message (numkeys, counts, LIMIT). */
+bool arg_i64_min(kv_client *c, int i, int64_t min, int64_t *out, const char *err);
+/* An integer in [min, max]: "not an integer" or "ERR value is out of range,
+ * value must between <min> and <max>", as getRangeLongFromObjectOrReply
+ * without a message (the *RANDMEMBER counts). */
+bool arg_i64_bounded(kv_client *c, int i, int64_t min, int64_t max, int64_t *out);
 bool arg_double(kv_client *c, int i, double *out);
+/* A blocking command's timeout: seconds as a float, to whole milliseconds
+ * rounded up (a tiny timeout must not become "forever"); 0 = forever. */
+bool arg_timeout_ms(kv_client *c, int i, int64_t *ms);
 bool arg_is(kv_client *c, int i, const char *word); /* case-insensitive */
 
 /* Whether the client is being closed (callers stop producing output). */
 static inline bool client_closing(const kv_client *c)
 {
     return c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSING);
+}
+
+/* Whether nothing more written now can reach anyone (closing, CLIENT REPLY
+ * OFF, the AOF loader), so a long reply loop may stop early. */
+static inline bool client_reply_dead(const kv_client *c)
+{
+    return client_closing(c) || (c->flags & (CLIENT_NO_REPLY | CLIENT_FAKE));
+}
+
+/* Whether a blocking command must answer at once as if it timed out: inside
+ * MULTI/EXEC, or replayed by the AOF loader. */
+static inline bool client_cannot_block(const kv_client *c)
+{
+    return c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE);
 }
 
 /* Lifecycle (net.c). */

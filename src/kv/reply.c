@@ -255,6 +255,40 @@ bool arg_i64_range(kv_client *c, int i, int64_t min, int64_t max, int64_t *out, 
     return true;
 }
 
+bool arg_i64_min(kv_client *c, int i, int64_t min, int64_t *out, const char *err)
+{
+    if (str_to_i64(c->argv[i].ptr, c->argv[i].len, out) && *out >= min) return true;
+    reply_error(c, err);
+    return false;
+}
+
+bool arg_i64_bounded(kv_client *c, int i, int64_t min, int64_t max, int64_t *out)
+{
+    if (!arg_i64(c, i, out)) return false;
+    if (*out >= min && *out <= max) return true;
+    reply_errorf(c, "ERR value is out of range, value must between %lld and %lld", (long long)min,
+                 (long long)max);
+    return false;
+}
+
+bool arg_timeout_ms(kv_client *c, int i, int64_t *ms)
+{
+    long double sec;
+    if (!str_to_ldouble(c->argv[i].ptr, c->argv[i].len, &sec)) {
+        reply_error(c, "ERR timeout is not a float or out of range");
+        return false;
+    }
+    long double v = ceill(sec * 1000.0L);
+    /* Redis 7.0 casts to long long unchecked, so timeouts past the range
+     * (inf, 1e300) come out negative there; we give the same error. */
+    if (v < 0 || v >= 9223372036854775807.0L) {
+        reply_error(c, "ERR timeout is negative");
+        return false;
+    }
+    *ms = (int64_t)v;
+    return true;
+}
+
 bool arg_double(kv_client *c, int i, double *out)
 {
     if (str_to_double(c->argv[i].ptr, c->argv[i].len, out)) return true;

@@ -1,14 +1,13 @@
 /* t_hash.c — hash commands (HSET family, counters, HSCAN, HRANDFIELD); the value is a dict of fields. */
 #include "cmd.h"
+#include "scan.h"
 #include "types.h"
 #include "../common/limits.h"
 #include "../common/mem.h"
 #include "../common/util.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #define KEY(i) c->argv[i].ptr, c->argv[i].len
@@ -146,18 +145,11 @@ static void hash_rewrite(const void *obj, const char *key, size_t klen, buf *out
     dict_iter_done(&it);
 }
 
-/* Exact below 64 fields; above, the first 64 in bucket order (a hash-random
- * sample) scaled up, as MEMORY USAGE samples in Redis. */
+/* Fields are sampled 64 at most, as MEMORY USAGE samples in Redis. */
 static size_t hash_mem(const void *obj)
 {
-    dict *h = (dict *)obj;
-    size_t size = dict_size(h), seen = 0, bytes = 0;
-    dict_iter it;
-    dict_iter_init(&it, h, false);
-    for (dict_node *n; seen < 64 && (n = dict_iter_next(&it)); seen++) bytes += hmem_usable(n);
-    dict_iter_done(&it);
-    if (seen) bytes = (size_t)((double)bytes / (double)seen * (double)size);
-    return sizeof(*h) + dict_mem(h) + bytes;
+    dict *h = (dict *)obj; /* dict_nodes_mem only reads it */
+    return sizeof(*h) + dict_mem(h) + dict_nodes_mem(h, 64);
 }
 
 const kv_type_ops thash_ops = {hash_free, hash_dup, hash_len, hash_rewrite, hash_mem};
@@ -204,13 +196,6 @@ static void after_delete(kv_client *c, dict *h)
 {
     if (dict_size(h) == 0) db_delete(&c->srv->db, KEY(1));
     else dict_maybe_shrink(h);
-}
-
-/* True when nothing more this command writes can reach the client, so a
- * long reply loop (HRANDFIELD -huge) may stop early. */
-static bool reply_dead(kv_client *c)
-{
-    return client_closing(c) || (c->flags & (CLIENT_NO_REPLY | CLIENT_FAKE));
 }
 
 /* ---- HSET family ---- */
@@ -386,167 +371,23 @@ static void hincrbyfloat_cmd(kv_client *c)
 
 /* ---- HSCAN ---- */
 
-/* Parse a SCAN cursor as Redis does (strtoul: optional sign, decimal,
- * a negative value wraps); false on anything else or overflow. */
-static bool parse_cursor(const char *s, size_t len, uint64_t *out)
+static void scan_emit_field(kv_client *c, const dict_node *n)
 {
-    size_t i = 0;
-    bool neg = false;
-    if (len && (s[0] == '-' || s[0] == '+')) neg = s[i++] == '-';
-    if (i == len) return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
-typedef struct scan_opts {
-    int64_t count;
-    const char *pat; /* NULL: every element */
-    size_t plen;
-} scan_opts;
-
-/* MATCH and COUNT from argv[first..]; replies and returns false on error. */
-static bool parse_scan_opts(kv_client *c, int first, scan_opts *o)
-{
-    o->count = 10;
-    o->pat = NULL;
-    o->plen = 0;
-    for (int i = first; i < c->argc; i += 2) {
-        if (i + 1 >= c->argc) {
-            reply_syntax_error(c);
-            return false;
-        }
-        if (arg_is(c, i, "count")) {
-            if (!arg_i64(c, i + 1, &o->count)) return false;
-            if (o->count < 1) {
-                reply_syntax_error(c);
-                return false;
-            }
-            if (o->count > HALO_MAX_SCAN_COUNT) o->count = HALO_MAX_SCAN_COUNT;
-        } else if (arg_is(c, i, "match")) {
-            bool all = c->argv[i + 1].len == 1 && c->argv[i + 1].ptr[0] == '*';
-            o->pat = all ? NULL : c->argv[i + 1].ptr;
-            o->plen = c->argv[i + 1].len;
-        } else {
-            reply_syntax_error(c);
-            return false;
-        }
-    }
-    return true;
-}
-
-typedef struct node_vec {
-    dict_node **v;
-    size_t n, cap;
-} node_vec;
-
-static void collect_node(dict_node *n, void *priv)
-{
-    node_vec *nv = priv;
-    if (nv->n == nv->cap) {
-        nv->cap = nv->cap ? nv->cap * 2 : 16;
-        nv->v = hrealloc(nv->v, nv->cap * sizeof(*nv->v));
-    }
-    nv->v[nv->n++] = n;
-}
-
-/* Reply [next-cursor, [field, value, ...]] for one bounded step: at most
- * 10 * COUNT buckets are visited, so one call's work is bounded by COUNT. */
-static void hscan_reply(kv_client *c, dict *h, uint64_t cursor, const scan_opts *o)
-{
-    node_vec nv = {0};
-    int64_t buckets = o->count * 10;
-    do {
-        cursor = dict_scan(h, cursor, collect_node, &nv);
-    } while (cursor && buckets-- && nv.n < (size_t)o->count);
-    char num[24];
-    int len = snprintf(num, sizeof(num), "%" PRIu64, cursor);
-    reply_array(c, 2);
-    reply_bulk(c, num, (size_t)len);
-    void *slot = reply_deferred_len(c);
-    int64_t out = 0;
-    for (size_t i = 0; i < nv.n; i++) {
-        const hfield *f = (const hfield *)nv.v[i];
-        if (o->pat && !glob_match(o->pat, o->plen, f->data, f->flen, false)) continue;
-        reply_bulk(c, f->data, f->flen);
-        reply_bulk(c, hf_val(f), f->vlen);
-        out += 2;
-    }
-    reply_set_deferred_array(c, slot, out);
-    hfree(nv.v);
+    const hfield *f = (const hfield *)n;
+    reply_bulk(c, f->data, f->flen);
+    reply_bulk(c, hf_val(f), f->vlen);
 }
 
 static void hscan_cmd(kv_client *c)
 {
+    static const scan_spec spec = {.emit = scan_emit_field, .width = 2};
     uint64_t cursor;
-    if (!parse_cursor(ARG(2), &cursor)) {
-        reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    /* As Redis: the key is checked before the options. */
     dict *h;
-    if (!lookup_hash(c, 1, false, &h)) return;
-    scan_opts o;
-    if (h == NULL) {
-        reply_array(c, 2);
-        reply_bulk(c, "0", 1);
-        reply_array(c, 0);
-        return;
-    }
-    if (parse_scan_opts(c, 3, &o)) hscan_reply(c, h, cursor, &o);
+    /* As Redis: the cursor, then the key, then the options. */
+    if (scan_arg_cursor(c, 2, &cursor) && lookup_hash(c, 1, false, &h)) scan_value(c, h, cursor, &spec);
 }
 
 /* ---- HRANDFIELD ---- */
-
-static size_t ptr_slot(const void *p, size_t mask)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t)x & mask;
-}
-
-/* count distinct nodes of d chosen at random (0 < count < dict_size(d)), in
- * a new array the caller frees. A large share is a partial shuffle of all
- * nodes; a small one is rejection sampling, which then needs at most about
- * 1.5 draws per node. */
-static dict_node **random_distinct(dict *d, size_t count)
-{
-    size_t size = dict_size(d);
-    if (count * 3 > size) {
-        node_vec all = {hmalloc(size * sizeof(dict_node *)), 0, size};
-        dict_iter it;
-        dict_iter_init(&it, d, false);
-        for (dict_node *n; (n = dict_iter_next(&it));) all.v[all.n++] = n;
-        dict_iter_done(&it);
-        for (size_t i = 0; i < count; i++) {
-            size_t j = i + (size_t)(rand_u64() % (all.n - i));
-            dict_node *t = all.v[i];
-            all.v[i] = all.v[j];
-            all.v[j] = t;
-        }
-        return all.v;
-    }
-    size_t cap = 8;
-    while (cap < count * 2) cap <<= 1;
-    dict_node **seen = hcalloc(cap, sizeof(*seen)), **out = hmalloc(count * sizeof(*out));
-    for (size_t got = 0; got < count;) {
-        dict_node *n = dict_random(d);
-        size_t k = ptr_slot(n, cap - 1);
-        while (seen[k] && seen[k] != n) k = (k + 1) & (cap - 1);
-        if (seen[k]) continue;
-        seen[k] = out[got++] = n;
-    }
-    hfree(seen);
-    return out;
-}
 
 /* One element of a HRANDFIELD reply: RESP3 pairs are nested arrays. */
 static void reply_field(kv_client *c, const hfield *f, bool withvalues)
@@ -566,7 +407,7 @@ static void hrandfield_count(kv_client *c, dict *h, int64_t count, bool withvalu
     size_t size = dict_size(h);
     if (count < 0) { /* repetitions allowed */
         reply_field_count(c, -count, withvalues);
-        for (int64_t i = 0; i < -count && !reply_dead(c); i++)
+        for (int64_t i = 0; i < -count && !client_reply_dead(c); i++)
             reply_field(c, (const hfield *)dict_random(h), withvalues);
         return;
     }
@@ -578,7 +419,7 @@ static void hrandfield_count(kv_client *c, dict *h, int64_t count, bool withvalu
         dict_iter_done(&it);
         return;
     }
-    dict_node **pick = random_distinct(h, (size_t)count);
+    dict_node **pick = dict_random_distinct(h, (size_t)count);
     reply_field_count(c, count, withvalues);
     for (int64_t i = 0; i < count; i++) reply_field(c, (const hfield *)pick[i], withvalues);
     hfree(pick);
@@ -595,12 +436,7 @@ static void hrandfield_cmd(kv_client *c)
         return;
     }
     int64_t count;
-    if (!arg_i64(c, 2, &count)) return;
-    if (count == INT64_MIN) {
-        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                       "9223372036854775807");
-        return;
-    }
+    if (!arg_i64_bounded(c, 2, -INT64_MAX, INT64_MAX, &count)) return;
     bool withvalues = c->argc == 4 && arg_is(c, 3, "withvalues");
     if (c->argc > 4 || (c->argc == 4 && !withvalues)) {
         reply_syntax_error(c);

@@ -1,16 +1,12 @@
 /* t_keys.c — generic key commands: DEL, EXISTS, TYPE, TTLs, RENAME, COPY, KEYS, SCAN, OBJECT, MEMORY. */
 #include "cmd.h"
+#include "scan.h"
 #include "subsys.h"
 #include "types.h"
-#include "../common/limits.h"
 #include "../common/mem.h"
 #include "../common/util.h"
 #include "../persist/aof.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define KEY(i) c->argv[i].ptr, c->argv[i].len
@@ -362,109 +358,28 @@ static void keys_cmd(kv_client *c)
     reply_set_deferred_array(c, slot, n);
 }
 
-/* Entries one SCAN call reports; grows with what the buckets hold. */
-typedef struct scan_acc {
-    kv_entry **v;
-    size_t n, cap;
-} scan_acc;
-
-static void scan_collect(dict_node *node, void *priv)
+/* SCAN's filter after MATCH: TYPE, then expiry (an expired key is deleted). */
+static bool scan_keep_key(kv_client *c, dict_node *n, const scan_opts *o)
 {
-    scan_acc *acc = priv;
-    if (acc->n == acc->cap) {
-        acc->cap = acc->cap ? acc->cap * 2 : 16;
-        acc->v = hrealloc(acc->v, acc->cap * sizeof(*acc->v));
-    }
-    acc->v[acc->n++] = (kv_entry *)node;
+    kv_entry *e = (kv_entry *)n;
+    if (o->type && !str_eq_nocase(o->type->ptr, o->type->len, kv_type_name(entry_type(e)))) return false;
+    return !db_expire_if_needed(&c->srv->db, e);
 }
 
-/* The cursor as Redis parses it: strtoul over the whole argument. */
-static bool parse_cursor(kv_client *c, uint64_t *cursor)
+static void scan_emit_key(kv_client *c, const dict_node *n)
 {
-    char tmp[64];
-    size_t len = c->argv[1].len;
-    if (len < sizeof(tmp)) {
-        memcpy(tmp, c->argv[1].ptr, len);
-        tmp[len] = '\0';
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(tmp, &end, 10);
-        if (!isspace((unsigned char)tmp[0]) && *end == '\0' && errno != ERANGE) {
-            *cursor = v;
-            return true;
-        }
-    }
-    reply_error(c, "ERR invalid cursor");
-    return false;
+    const kv_entry *e = (const kv_entry *)n;
+    reply_bulk(c, entry_key(e), e->keylen);
 }
 
-typedef struct scan_opts {
-    const resp_arg *match; /* NULL: every key */
-    const resp_arg *type;  /* NULL: every type */
-    int64_t count;
-} scan_opts;
-
-static bool parse_scan_opts(kv_client *c, scan_opts *o)
-{
-    *o = (scan_opts){NULL, NULL, 10};
-    for (int i = 2; i < c->argc; i += 2) {
-        if (i + 1 >= c->argc) {
-            reply_syntax_error(c);
-            return false;
-        }
-        if (arg_is(c, i, "count")) {
-            if (!arg_i64(c, i + 1, &o->count)) return false;
-            if (o->count < 1) {
-                reply_syntax_error(c);
-                return false;
-            }
-        } else if (arg_is(c, i, "match")) {
-            o->match = &c->argv[i + 1];
-        } else if (arg_is(c, i, "type")) {
-            o->type = &c->argv[i + 1];
-        } else {
-            reply_syntax_error(c);
-            return false;
-        }
-    }
-    if (o->count > HALO_MAX_SCAN_COUNT) o->count = HALO_MAX_SCAN_COUNT;
-    if (o->match && o->match->len == 1 && o->match->ptr[0] == '*') o->match = NULL;
-    return true;
-}
-
-/* Whether a collected entry is reported; an expired one is deleted here. */
-static bool scan_keep(kv_db *db, kv_entry *e, const scan_opts *o)
-{
-    if (o->match && !glob_match(o->match->ptr, o->match->len, entry_key(e), e->keylen, false))
-        return false;
-    if (o->type && !str_eq_nocase(o->type->ptr, o->type->len, kv_type_name(entry_type(e))))
-        return false;
-    return !db_expire_if_needed(db, e);
-}
-
-/* As Redis: visit buckets until COUNT keys or 10*COUNT buckets, then filter.
- * Filtering after the walk keeps the dict unmodified while dict_scan runs. */
+/* SCAN cursor [MATCH p] [COUNT n] [TYPE t]. */
 static void scan_cmd(kv_client *c)
 {
-    kv_db *db = &c->srv->db;
+    static const scan_spec spec = {.keep = scan_keep_key, .emit = scan_emit_key, .width = 1};
     uint64_t cursor;
     scan_opts o;
-    if (!parse_cursor(c, &cursor) || !parse_scan_opts(c, &o)) return;
-    scan_acc acc = {NULL, 0, 0};
-    int64_t maxiter = o.count * 10;
-    do {
-        cursor = dict_scan(&db->keys, cursor, scan_collect, &acc);
-    } while (cursor && maxiter-- && acc.n < (size_t)o.count);
-    size_t kept = 0;
-    for (size_t i = 0; i < acc.n; i++)
-        if (scan_keep(db, acc.v[i], &o)) acc.v[kept++] = acc.v[i];
-    char cur[24];
-    int clen = snprintf(cur, sizeof(cur), "%llu", (unsigned long long)cursor);
-    reply_array(c, 2);
-    reply_bulk(c, cur, (size_t)clen);
-    reply_array(c, (int64_t)kept);
-    for (size_t i = 0; i < kept; i++) reply_bulk(c, entry_key(acc.v[i]), acc.v[i]->keylen);
-    hfree(acc.v);
+    if (scan_arg_cursor(c, 1, &cursor) && scan_parse_opts(c, 2, true, &o))
+        scan_reply(c, &c->srv->db.keys, cursor, &o, &spec);
 }
 
 /* Each expired pick is deleted, so the loop ends within the keyspace size. */

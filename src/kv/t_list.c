@@ -5,7 +5,6 @@
 #include "../common/util.h"
 #include "../ds/deque.h"
 
-#include <math.h>
 #include <string.h>
 
 #define KEY(i) c->argv[i].ptr, c->argv[i].len
@@ -31,9 +30,14 @@ static deque *list_at(kv_client *c, const char *key, size_t klen, bool write, bo
     return e && !*wrong ? entry_obj(e) : NULL;
 }
 
-static deque *list_arg(kv_client *c, int i, bool write, bool *wrong)
+/* The list at argv[i] in *out (NULL when absent). Replies WRONGTYPE and
+ * returns false when the key holds another type. */
+static bool list_arg(kv_client *c, int i, bool write, deque **out)
 {
-    return list_at(c, KEY(i), write, wrong);
+    bool wrong;
+    *out = list_at(c, KEY(i), write, &wrong);
+    if (wrong) reply_wrongtype(c);
+    return !wrong;
 }
 
 /* After a write to key: delete it if the write emptied it (a list is never
@@ -72,30 +76,12 @@ static bool arg_where(kv_client *c, int i, int *where)
     return true;
 }
 
-/* A non-negative integer, or msg ("ERR ...") for anything else, as Redis's
- * getPositiveLongFromObjectOrReply. */
-static bool arg_nonneg(kv_client *c, int i, int64_t *out, const char *msg)
-{
-    if (str_to_i64(KEY(i), out) && *out >= 0) return true;
-    reply_error(c, msg);
-    return false;
-}
-
-static bool in_transaction(const kv_client *c)
-{
-    return c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE);
-}
-
 /* ---- push / pop ---- */
 
 static void push_generic(kv_client *c, int where, bool only_existing)
 {
-    bool wrong;
-    deque *d = list_arg(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    deque *d;
+    if (!list_arg(c, 1, true, &d)) return;
     if (d == NULL) {
         if (only_existing) {
             reply_int(c, 0);
@@ -150,12 +136,10 @@ static void pop_generic(kv_client *c, int where)
     }
     bool has_count = c->argc == 3;
     int64_t count = 1;
-    if (has_count && !arg_nonneg(c, 2, &count, "ERR value is out of range, must be positive")) return;
-    bool wrong;
-    deque *d = list_arg(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-    } else if (d == NULL) {
+    if (has_count && !arg_i64_min(c, 2, 0, &count, "ERR value is out of range, must be positive")) return;
+    deque *d;
+    if (!list_arg(c, 1, true, &d)) return;
+    if (d == NULL) {
         if (has_count) reply_null_array(c);
         else reply_null(c);
     } else if (has_count) {
@@ -175,10 +159,8 @@ static void rpop_cmd(kv_client *c) { pop_generic(c, TAIL); }
 
 static void llen_cmd(kv_client *c)
 {
-    bool wrong;
-    deque *d = list_arg(c, 1, false, &wrong);
-    if (wrong) reply_wrongtype(c);
-    else reply_int(c, d ? (int64_t)deque_len(d) : 0);
+    deque *d;
+    if (list_arg(c, 1, false, &d)) reply_int(c, d ? (int64_t)deque_len(d) : 0);
 }
 
 /* Index i (negative from the tail) as a position in [0, len), or -1. */
@@ -191,11 +173,10 @@ static int64_t resolve_index(const deque *d, int64_t i)
 
 static void lindex_cmd(kv_client *c)
 {
-    bool wrong;
-    deque *d = list_arg(c, 1, false, &wrong);
+    deque *d;
     int64_t i;
-    if (wrong) reply_wrongtype(c);
-    else if (d == NULL) reply_null(c);
+    if (!list_arg(c, 1, false, &d)) return;
+    if (d == NULL) reply_null(c);
     else if (arg_i64(c, 2, &i)) {
         i = resolve_index(d, i);
         if (i < 0) reply_null(c);
@@ -205,11 +186,10 @@ static void lindex_cmd(kv_client *c)
 
 static void lset_cmd(kv_client *c)
 {
-    bool wrong;
-    deque *d = list_arg(c, 1, true, &wrong);
+    deque *d;
     int64_t i;
-    if (wrong) reply_wrongtype(c);
-    else if (d == NULL) reply_error(c, "ERR no such key");
+    if (!list_arg(c, 1, true, &d)) return;
+    if (d == NULL) reply_error(c, "ERR no such key");
     else if (arg_i64(c, 2, &i)) {
         i = resolve_index(d, i);
         if (i < 0) {
@@ -238,12 +218,8 @@ static void lrange_cmd(kv_client *c)
 {
     int64_t start, end;
     if (!arg_i64(c, 2, &start) || !arg_i64(c, 3, &end)) return;
-    bool wrong;
-    deque *d = list_arg(c, 1, false, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    deque *d;
+    if (!list_arg(c, 1, false, &d)) return;
     if (d == NULL || !clamp_range((int64_t)deque_len(d), &start, &end)) {
         reply_array(c, 0);
         return;
@@ -259,12 +235,8 @@ static void ltrim_cmd(kv_client *c)
 {
     int64_t start, end;
     if (!arg_i64(c, 2, &start) || !arg_i64(c, 3, &end)) return;
-    bool wrong;
-    deque *d = list_arg(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    deque *d;
+    if (!list_arg(c, 1, true, &d)) return;
     if (d == NULL) {
         reply_ok(c);
         return;
@@ -290,12 +262,8 @@ static void lrem_cmd(kv_client *c)
 {
     int64_t count;
     if (!arg_i64(c, 2, &count)) return;
-    bool wrong;
-    deque *d = list_arg(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    deque *d;
+    if (!list_arg(c, 1, true, &d)) return;
     if (d == NULL) {
         reply_int(c, 0);
         return;
@@ -317,12 +285,8 @@ static void linsert_cmd(kv_client *c)
         reply_syntax_error(c);
         return;
     }
-    bool wrong;
-    deque *d = list_arg(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    deque *d;
+    if (!list_arg(c, 1, true, &d)) return;
     if (d == NULL) {
         reply_int(c, 0);
         return;
@@ -358,9 +322,9 @@ static bool parse_lpos(kv_client *c, lpos_opts *o)
                 return false;
             }
         } else if (arg_is(c, j, "count") && more) {
-            if (!arg_nonneg(c, ++j, &o->count, "ERR COUNT can't be negative")) return false;
+            if (!arg_i64_min(c, ++j, 0, &o->count, "ERR COUNT can't be negative")) return false;
         } else if (arg_is(c, j, "maxlen") && more) {
-            if (!arg_nonneg(c, ++j, &o->maxlen, "ERR MAXLEN can't be negative")) return false;
+            if (!arg_i64_min(c, ++j, 0, &o->maxlen, "ERR MAXLEN can't be negative")) return false;
         } else {
             reply_syntax_error(c);
             return false;
@@ -373,12 +337,8 @@ static void lpos_cmd(kv_client *c)
 {
     lpos_opts o;
     if (!parse_lpos(c, &o)) return;
-    bool wrong;
-    deque *d = list_arg(c, 1, false, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    deque *d;
+    if (!list_arg(c, 1, false, &d)) return;
     if (d == NULL) {
         if (o.count == -1) reply_null(c);
         else reply_array(c, 0);
@@ -429,10 +389,9 @@ static bool move_element(kv_client *c, deque *src, const char *skey, size_t skle
 
 static void lmove_generic(kv_client *c, int from, int to)
 {
-    bool wrong;
-    deque *src = list_arg(c, 1, true, &wrong);
-    if (wrong) reply_wrongtype(c);
-    else if (src == NULL) reply_null(c);
+    deque *src;
+    if (!list_arg(c, 1, true, &src)) return;
+    if (src == NULL) reply_null(c);
     else move_element(c, src, KEY(1), KEY(2), from, to);
 }
 
@@ -453,10 +412,7 @@ typedef struct mpop_args {
 static bool parse_mpop(kv_client *c, int nk, mpop_args *a)
 {
     int64_t numkeys;
-    if (!str_to_i64(KEY(nk), &numkeys) || numkeys < 1) {
-        reply_error(c, "ERR numkeys should be greater than 0");
-        return false;
-    }
+    if (!arg_i64_min(c, nk, 1, &numkeys, "ERR numkeys should be greater than 0")) return false;
     if (numkeys >= c->argc - nk - 1) { /* no room for the keys and LEFT|RIGHT */
         reply_syntax_error(c);
         return false;
@@ -468,11 +424,7 @@ static bool parse_mpop(kv_client *c, int nk, mpop_args *a)
     a->count = -1;
     for (int j = w + 1; j < c->argc; j++) {
         if (a->count == -1 && arg_is(c, j, "count") && j + 1 < c->argc) {
-            j++;
-            if (!str_to_i64(KEY(j), &a->count) || a->count < 1) {
-                reply_error(c, "ERR count should be greater than 0");
-                return false;
-            }
+            if (!arg_i64_min(c, ++j, 1, &a->count, "ERR count should be greater than 0")) return false;
         } else {
             reply_syntax_error(c);
             return false;
@@ -487,12 +439,8 @@ static bool parse_mpop(kv_client *c, int nk, mpop_args *a)
 static bool mpop_try(kv_client *c, const mpop_args *a)
 {
     for (int i = a->first_key; i < a->first_key + a->nkeys; i++) {
-        bool wrong;
-        deque *d = list_arg(c, i, true, &wrong);
-        if (wrong) {
-            reply_wrongtype(c);
-            return true;
-        }
+        deque *d;
+        if (!list_arg(c, i, true, &d)) return true;
         if (d) {
             pop_range_with_key(c, KEY(i), d, a->where, a->count, PROP_REPLACE);
             return true;
@@ -508,25 +456,6 @@ static void lmpop_cmd(kv_client *c)
 }
 
 /* ---- blocking ---- */
-
-/* Seconds as a double, to whole milliseconds rounded up; 0 = forever. */
-static bool arg_timeout(kv_client *c, int i, int64_t *ms)
-{
-    long double sec;
-    if (!str_to_ldouble(KEY(i), &sec)) {
-        reply_error(c, "ERR timeout is not a float or out of range");
-        return false;
-    }
-    long double v = ceill(sec * 1000.0L);
-    /* Redis 7.0 casts to long long without a range check, so timeouts beyond
-     * the range (inf, 1e300) come out negative; we give the same error. */
-    if (v < 0 || v >= 9223372036854775807.0L) {
-        reply_error(c, "ERR timeout is negative");
-        return false;
-    }
-    *ms = (int64_t)v;
-    return true;
-}
 
 static int where_of_cmd(kv_client *c) { return arg_is(c, 0, "blpop") ? HEAD : TAIL; }
 
@@ -594,20 +523,16 @@ static bool serve_list(kv_client *c, const char *key, size_t klen)
 static void bpop_generic(kv_client *c)
 {
     int64_t timeout;
-    if (!arg_timeout(c, c->argc - 1, &timeout)) return;
+    if (!arg_timeout_ms(c, c->argc - 1, &timeout)) return;
     for (int i = 1; i < c->argc - 1; i++) {
-        bool wrong;
-        deque *d = list_arg(c, i, true, &wrong);
-        if (wrong) {
-            reply_wrongtype(c);
-            return;
-        }
+        deque *d;
+        if (!list_arg(c, i, true, &d)) return;
         if (d) {
             bpop_one(c, KEY(i), d, where_of_cmd(c), PROP_REPLACE);
             return;
         }
     }
-    if (in_transaction(c)) reply_null_array(c);
+    if (client_cannot_block(c)) reply_null_array(c);
     else block_for_keys(c, &c->argv[1], c->argc - 2, timeout, serve_list);
 }
 
@@ -617,15 +542,14 @@ static void brpop_cmd(kv_client *c) { bpop_generic(c); }
 static void bmove_generic(kv_client *c, int timeout_arg)
 {
     int64_t timeout;
-    if (!arg_timeout(c, timeout_arg, &timeout)) return;
-    bool wrong;
-    deque *src = list_arg(c, 1, true, &wrong);
+    if (!arg_timeout_ms(c, timeout_arg, &timeout)) return;
+    deque *src;
+    if (!list_arg(c, 1, true, &src)) return;
     int from, to;
     bmove_dirs(c, &from, &to);
-    if (wrong) reply_wrongtype(c);
-    else if (src) {
+    if (src) {
         if (move_element(c, src, KEY(1), KEY(2), from, to)) bmove_propagate(c, PROP_REPLACE);
-    } else if (in_transaction(c)) {
+    } else if (client_cannot_block(c)) {
         reply_null(c); /* Redis answers a null bulk here, not a null array */
     } else {
         block_for_keys(c, &c->argv[1], 1, timeout, serve_list);
@@ -644,8 +568,8 @@ static void blmpop_cmd(kv_client *c)
 {
     int64_t timeout;
     mpop_args a;
-    if (!arg_timeout(c, 1, &timeout) || !parse_mpop(c, 2, &a) || mpop_try(c, &a)) return;
-    if (in_transaction(c)) reply_null_array(c);
+    if (!arg_timeout_ms(c, 1, &timeout) || !parse_mpop(c, 2, &a) || mpop_try(c, &a)) return;
+    if (client_cannot_block(c)) reply_null_array(c);
     else block_for_keys(c, &c->argv[a.first_key], a.nkeys, timeout, serve_list);
 }
 

@@ -1,13 +1,12 @@
 /* t_set.c — set commands (SADD family, SPOP/SRANDMEMBER, set algebra, SSCAN); the value is a dict of members. */
 #include "cmd.h"
+#include "scan.h"
 #include "types.h"
 #include "../common/limits.h"
 #include "../common/mem.h"
 #include "../common/util.h"
 
-#include <inttypes.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,18 +117,11 @@ static void set_rewrite(const void *obj, const char *key, size_t klen, buf *out)
     dict_iter_done(&it);
 }
 
-/* Exact below 64 members; above, the first 64 in bucket order (a hash-random
- * sample) scaled up, as MEMORY USAGE samples in Redis. */
+/* Members are sampled 64 at most, as MEMORY USAGE samples in Redis. */
 static size_t set_mem(const void *obj)
 {
-    dict *s = (dict *)obj;
-    size_t size = dict_size(s), seen = 0, bytes = 0;
-    dict_iter it;
-    dict_iter_init(&it, s, false);
-    for (dict_node *n; seen < 64 && (n = dict_iter_next(&it)); seen++) bytes += hmem_usable(n);
-    dict_iter_done(&it);
-    if (seen) bytes = (size_t)((double)bytes / (double)seen * (double)size);
-    return sizeof(*s) + dict_mem(s) + bytes;
+    dict *s = (dict *)obj; /* dict_nodes_mem only reads it */
+    return sizeof(*s) + dict_mem(s) + dict_nodes_mem(s, 64);
 }
 
 const kv_type_ops tset_ops = {set_free, set_dup, set_len, set_rewrite, set_mem};
@@ -178,13 +170,6 @@ static void after_remove(kv_client *c, int i, dict *s)
     else dict_maybe_shrink(s);
 }
 
-/* True when nothing more this command writes can reach the client, so a
- * long reply loop (SRANDMEMBER -huge) may stop early. */
-static bool reply_dead(kv_client *c)
-{
-    return client_closing(c) || (c->flags & (CLIENT_NO_REPLY | CLIENT_FAKE));
-}
-
 static void reply_member(kv_client *c, const dict_node *n)
 {
     const smember *m = (const smember *)n;
@@ -200,57 +185,6 @@ static void reply_members(kv_client *c, dict *s)
     dict_iter_init(&it, s, false);
     for (dict_node *n; (n = dict_iter_next(&it));) reply_member(c, n);
     dict_iter_done(&it);
-}
-
-/* ---- random picks (SPOP, SRANDMEMBER) ---- */
-
-typedef struct node_vec {
-    dict_node **v;
-    size_t n, cap;
-} node_vec;
-
-static size_t ptr_slot(const void *p, size_t mask)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t)x & mask;
-}
-
-/* count distinct nodes of d chosen at random (0 < count < dict_size(d)), in
- * a new array the caller frees. A large share is a partial shuffle of all
- * nodes; a small one is rejection sampling, which then needs at most about
- * 1.5 draws per node. */
-static dict_node **random_distinct(dict *d, size_t count)
-{
-    size_t size = dict_size(d);
-    if (count * 3 > size) {
-        node_vec all = {hmalloc(size * sizeof(dict_node *)), 0, size};
-        dict_iter it;
-        dict_iter_init(&it, d, false);
-        for (dict_node *n; (n = dict_iter_next(&it));) all.v[all.n++] = n;
-        dict_iter_done(&it);
-        for (size_t i = 0; i < count; i++) {
-            size_t j = i + (size_t)(rand_u64() % (all.n - i));
-            dict_node *t = all.v[i];
-            all.v[i] = all.v[j];
-            all.v[j] = t;
-        }
-        return all.v;
-    }
-    size_t cap = 8;
-    while (cap < count * 2) cap <<= 1;
-    dict_node **seen = hcalloc(cap, sizeof(*seen)), **out = hmalloc(count * sizeof(*out));
-    for (size_t got = 0; got < count;) {
-        dict_node *n = dict_random(d);
-        size_t k = ptr_slot(n, cap - 1);
-        while (seen[k] && seen[k] != n) k = (k + 1) & (cap - 1);
-        if (seen[k]) continue;
-        seen[k] = out[got++] = n;
-    }
-    hfree(seen);
-    return out;
 }
 
 /* ---- SADD, SREM, membership ---- */
@@ -320,7 +254,7 @@ static void spop_all(kv_client *c, dict *s)
  * replicas and the AOF do not depend on chance. */
 static void spop_some(kv_client *c, dict *s, size_t count)
 {
-    dict_node **pick = random_distinct(s, count);
+    dict_node **pick = dict_random_distinct(s, count);
     resp_arg *argv = hmalloc((count + 2) * sizeof(*argv));
     argv[0] = (resp_arg){"SREM", 4};
     argv[1] = c->argv[1];
@@ -342,10 +276,7 @@ static void spop_some(kv_client *c, dict *s, size_t count)
 static void spop_count(kv_client *c)
 {
     int64_t count;
-    if (!str_to_i64(ARG(2), &count) || count < 0) {
-        reply_error(c, "ERR value is out of range, must be positive");
-        return;
-    }
+    if (!arg_i64_min(c, 2, 0, &count, "ERR value is out of range, must be positive")) return;
     dict *s;
     if (!lookup_set(c, 1, true, &s)) return;
     if (s == NULL || count == 0) reply_set(c, 0);
@@ -386,7 +317,7 @@ static void srandmember_count(kv_client *c, dict *s, int64_t count)
     size_t size = dict_size(s);
     if (count < 0) { /* repetitions allowed */
         reply_array(c, -count);
-        for (int64_t i = 0; i < -count && !reply_dead(c); i++) reply_member(c, dict_random(s));
+        for (int64_t i = 0; i < -count && !client_reply_dead(c); i++) reply_member(c, dict_random(s));
         return;
     }
     if ((uint64_t)count >= size) {
@@ -397,7 +328,7 @@ static void srandmember_count(kv_client *c, dict *s, int64_t count)
         dict_iter_done(&it);
         return;
     }
-    dict_node **pick = random_distinct(s, (size_t)count);
+    dict_node **pick = dict_random_distinct(s, (size_t)count);
     reply_array(c, count);
     for (int64_t i = 0; i < count; i++) reply_member(c, pick[i]);
     hfree(pick);
@@ -418,12 +349,7 @@ static void srandmember_cmd(kv_client *c)
         return;
     }
     int64_t count;
-    if (!arg_i64(c, 2, &count)) return;
-    if (count == INT64_MIN) {
-        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                       "9223372036854775807");
-        return;
-    }
+    if (!arg_i64_bounded(c, 2, -INT64_MAX, INT64_MAX, &count)) return;
     if (!lookup_set(c, 1, false, &s)) return;
     if (s == NULL || count == 0) reply_array(c, 0);
     else srandmember_count(c, s, count);
@@ -597,10 +523,7 @@ static void sdiffstore_cmd(kv_client *c) { setop_generic(c, SOP_DIFF, true); }
 static void sintercard_cmd(kv_client *c)
 {
     int64_t numkeys, limit = 0;
-    if (!str_to_i64(ARG(1), &numkeys) || numkeys <= 0) {
-        reply_error(c, "ERR numkeys should be greater than 0");
-        return;
-    }
+    if (!arg_i64_min(c, 1, 1, &numkeys, "ERR numkeys should be greater than 0")) return;
     if (numkeys > c->argc - 2) {
         reply_error(c, "ERR Number of keys can't be greater than number of args");
         return;
@@ -610,10 +533,7 @@ static void sintercard_cmd(kv_client *c)
             reply_syntax_error(c);
             return;
         }
-        if (!str_to_i64(ARG(i + 1), &limit) || limit < 0) {
-            reply_error(c, "ERR LIMIT can't be negative");
-            return;
-        }
+        if (!arg_i64_min(c, i + 1, 0, &limit, "ERR LIMIT can't be negative")) return;
     }
     dict **sets = hmalloc((size_t)numkeys * sizeof(*sets));
     if (gather_sets(c, 2, (int)numkeys, false, sets)) {
@@ -626,114 +546,13 @@ static void sintercard_cmd(kv_client *c)
 
 /* ---- SSCAN ---- */
 
-/* Parse a SCAN cursor as Redis does (strtoul: optional sign, decimal,
- * a negative value wraps); false on anything else or overflow. */
-static bool parse_cursor(const char *s, size_t len, uint64_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (len && (s[0] == '-' || s[0] == '+')) neg = s[i++] == '-';
-    if (i == len) return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
-typedef struct scan_opts {
-    int64_t count;
-    const char *pat; /* NULL: every element */
-    size_t plen;
-} scan_opts;
-
-/* MATCH and COUNT from argv[first..]; replies and returns false on error. */
-static bool parse_scan_opts(kv_client *c, int first, scan_opts *o)
-{
-    o->count = 10;
-    o->pat = NULL;
-    o->plen = 0;
-    for (int i = first; i < c->argc; i += 2) {
-        if (i + 1 >= c->argc) {
-            reply_syntax_error(c);
-            return false;
-        }
-        if (arg_is(c, i, "count")) {
-            if (!arg_i64(c, i + 1, &o->count)) return false;
-            if (o->count < 1) {
-                reply_syntax_error(c);
-                return false;
-            }
-            if (o->count > HALO_MAX_SCAN_COUNT) o->count = HALO_MAX_SCAN_COUNT;
-        } else if (arg_is(c, i, "match")) {
-            bool all = c->argv[i + 1].len == 1 && c->argv[i + 1].ptr[0] == '*';
-            o->pat = all ? NULL : c->argv[i + 1].ptr;
-            o->plen = c->argv[i + 1].len;
-        } else {
-            reply_syntax_error(c);
-            return false;
-        }
-    }
-    return true;
-}
-
-static void collect_node(dict_node *n, void *priv)
-{
-    node_vec *nv = priv;
-    if (nv->n == nv->cap) {
-        nv->cap = nv->cap ? nv->cap * 2 : 16;
-        nv->v = hrealloc(nv->v, nv->cap * sizeof(*nv->v));
-    }
-    nv->v[nv->n++] = n;
-}
-
-/* Reply [next-cursor, [member, ...]] for one bounded step: at most
- * 10 * COUNT buckets are visited, so one call's work is bounded by COUNT. */
-static void sscan_reply(kv_client *c, dict *s, uint64_t cursor, const scan_opts *o)
-{
-    node_vec nv = {0};
-    int64_t buckets = o->count * 10;
-    do {
-        cursor = dict_scan(s, cursor, collect_node, &nv);
-    } while (cursor && buckets-- && nv.n < (size_t)o->count);
-    char num[24];
-    int len = snprintf(num, sizeof(num), "%" PRIu64, cursor);
-    reply_array(c, 2);
-    reply_bulk(c, num, (size_t)len);
-    void *slot = reply_deferred_len(c);
-    int64_t out = 0;
-    for (size_t i = 0; i < nv.n; i++) {
-        const smember *m = (const smember *)nv.v[i];
-        if (o->pat && !glob_match(o->pat, o->plen, m->data, m->len, false)) continue;
-        reply_bulk(c, m->data, m->len);
-        out++;
-    }
-    reply_set_deferred_array(c, slot, out);
-    hfree(nv.v);
-}
-
 static void sscan_cmd(kv_client *c)
 {
+    static const scan_spec spec = {.emit = reply_member, .width = 1};
     uint64_t cursor;
-    if (!parse_cursor(ARG(2), &cursor)) {
-        reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    /* As Redis: the key is checked before the options. */
     dict *s;
-    if (!lookup_set(c, 1, false, &s)) return;
-    if (s == NULL) {
-        reply_array(c, 2);
-        reply_bulk(c, "0", 1);
-        reply_array(c, 0);
-        return;
-    }
-    scan_opts o;
-    if (parse_scan_opts(c, 3, &o)) sscan_reply(c, s, cursor, &o);
+    /* As Redis: the cursor, then the key, then the options. */
+    if (scan_arg_cursor(c, 2, &cursor) && lookup_set(c, 1, false, &s)) scan_value(c, s, cursor, &spec);
 }
 
 kv_cmd kv_cmds_set[] = {

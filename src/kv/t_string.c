@@ -10,11 +10,21 @@
 #define KEY(i) c->argv[i].ptr, c->argv[i].len
 
 /* Look up a string key; NULL with *wrong set when it holds another type. */
-static kv_entry *lookup_string(kv_client *c, int i, bool write, bool *wrong)
+static kv_entry *string_at(kv_client *c, int i, bool write, bool *wrong)
 {
     kv_entry *e = write ? db_lookup_write(&c->srv->db, KEY(i)) : db_lookup_read(&c->srv->db, KEY(i));
     *wrong = e && entry_type(e) != KV_STRING;
     return *wrong ? NULL : e;
+}
+
+/* The string entry at argv[i] in *out (NULL when absent). Replies WRONGTYPE
+ * and returns false when the key holds another type. */
+static bool lookup_string(kv_client *c, int i, bool write, kv_entry **out)
+{
+    bool wrong;
+    *out = string_at(c, i, write, &wrong);
+    if (wrong) reply_wrongtype(c);
+    return !wrong;
 }
 
 static void touched(kv_client *c, int i)
@@ -32,14 +42,18 @@ static bool check_len(kv_client *c, size_t len)
     return true;
 }
 
-static void get_cmd(kv_client *c)
+/* GET's reply for argv[1]: its value, a null when absent, or WRONGTYPE.
+ * Returns the entry only when its value was replied. */
+static kv_entry *reply_get(kv_client *c, bool write)
 {
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, false, &wrong);
-    if (wrong) reply_wrongtype(c);
-    else if (e == NULL) reply_null(c);
+    kv_entry *e;
+    if (!lookup_string(c, 1, write, &e)) return NULL;
+    if (e == NULL) reply_null(c);
     else reply_bulk(c, entry_str(e), e->vlen);
+    return e;
 }
+
+static void get_cmd(kv_client *c) { reply_get(c, false); }
 
 enum { SET_NX = 1, SET_XX = 2, SET_GET = 4, SET_KEEPTTL = 8, SET_EX = 16, SET_PX = 32,
        SET_EXAT = 64, SET_PXAT = 128, SET_PERSIST = 256 };
@@ -115,7 +129,7 @@ static void set_generic(kv_client *c, int key, int val, unsigned flags, int64_t 
 {
     kv_db *db = &c->srv->db;
     bool wrong;
-    kv_entry *e = lookup_string(c, key, true, &wrong);
+    kv_entry *e = string_at(c, key, true, &wrong);
     if (wrong && (flags & SET_GET)) {
         reply_wrongtype(c);
         return;
@@ -184,17 +198,7 @@ static void getset_cmd(kv_client *c) { set_generic(c, 1, 2, SET_GET, 0, true); }
 
 static void getdel_cmd(kv_client *c)
 {
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
-    if (e == NULL) {
-        reply_null(c);
-        return;
-    }
-    reply_bulk(c, entry_str(e), e->vlen);
+    if (reply_get(c, true) == NULL) return;
     db_delete(&c->srv->db, KEY(1));
     touched(c, 1);
     resp_arg argv[2] = {{"DEL", 3}, c->argv[1]};
@@ -208,17 +212,8 @@ static void getex_cmd(kv_client *c)
     if (!parse_set_opts(c, 2, SET_EX | SET_PX | SET_EXAT | SET_PXAT | SET_PERSIST, &flags, &when,
                         "getex"))
         return;
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, false, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
-    if (e == NULL) {
-        reply_null(c);
-        return;
-    }
-    reply_bulk(c, entry_str(e), e->vlen);
+    kv_entry *e = reply_get(c, false);
+    if (e == NULL) return;
     kv_db *db = &c->srv->db;
     if (when) {
         db_set_expire(db, e, when);
@@ -273,12 +268,8 @@ static void msetnx_cmd(kv_client *c) { mset_generic(c, true); }
 
 static void incr_generic(kv_client *c, int64_t by)
 {
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    kv_entry *e;
+    if (!lookup_string(c, 1, true, &e)) return;
     int64_t v = 0;
     if (e && !str_to_i64(entry_str(e), e->vlen, &v)) {
         reply_not_integer(c);
@@ -318,12 +309,8 @@ static void decrby_cmd(kv_client *c)
 
 static void incrbyfloat_cmd(kv_client *c)
 {
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    kv_entry *e;
+    if (!lookup_string(c, 1, true, &e)) return;
     long double v = 0, by;
     if (e && !str_to_ldouble(entry_str(e), e->vlen, &v)) {
         reply_not_float(c);
@@ -353,12 +340,8 @@ static void incrbyfloat_cmd(kv_client *c)
 
 static void append_cmd(kv_client *c)
 {
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    kv_entry *e;
+    if (!lookup_string(c, 1, true, &e)) return;
     if (e == NULL) {
         e = db_set_string(&c->srv->db, KEY(1), c->argv[2].ptr, c->argv[2].len, false);
     } else {
@@ -373,22 +356,16 @@ static void append_cmd(kv_client *c)
 
 static void strlen_cmd(kv_client *c)
 {
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, false, &wrong);
-    if (wrong) reply_wrongtype(c);
-    else reply_int(c, e ? e->vlen : 0);
+    kv_entry *e;
+    if (lookup_string(c, 1, false, &e)) reply_int(c, e ? e->vlen : 0);
 }
 
 static void getrange_cmd(kv_client *c)
 {
     int64_t start, end;
     if (!arg_i64(c, 2, &start) || !arg_i64(c, 3, &end)) return;
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, false, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    kv_entry *e;
+    if (!lookup_string(c, 1, false, &e)) return;
     int64_t len = e ? e->vlen : 0;
     if (start < 0 && end < 0 && start > end) {
         reply_bulk(c, "", 0);
@@ -414,12 +391,8 @@ static void setrange_cmd(kv_client *c)
         reply_error(c, "ERR offset is out of range");
         return;
     }
-    bool wrong;
-    kv_entry *e = lookup_string(c, 1, true, &wrong);
-    if (wrong) {
-        reply_wrongtype(c);
-        return;
-    }
+    kv_entry *e;
+    if (!lookup_string(c, 1, true, &e)) return;
     size_t vlen = c->argv[3].len;
     if (e == NULL && vlen == 0) {
         reply_int(c, 0);

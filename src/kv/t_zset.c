@@ -1,5 +1,6 @@
 /* t_zset.c — sorted-set commands: ZADD family, ranges by rank/score/lex, pops (blocking too), set algebra, ZSCAN. */
 #include "cmd.h"
+#include "scan.h"
 #include "subsys.h"
 #include "types.h"
 #include "../ds/zskiplist.h"
@@ -8,7 +9,6 @@
 #include "../common/util.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,13 +84,6 @@ static void store_result(kv_client *c, int dst, zskiplist *z)
     reply_int(c, (int64_t)n);
 }
 
-/* True when nothing more this command writes can reach the client, so a
- * long reply loop (ZRANDMEMBER -huge) may stop early. */
-static bool reply_dead(kv_client *c)
-{
-    return client_closing(c) || (c->flags & (CLIENT_NO_REPLY | CLIENT_FAKE));
-}
-
 static void reply_member(kv_client *c, const zsl_node *x) { reply_bulk(c, zsl_member(x), x->mlen); }
 
 /* One element of a reply: the member, and its score when asked; RESP3 nests
@@ -162,41 +155,6 @@ static bool arg_lex_range(kv_client *c, int min, int max, zsl_lex_range *r)
         return true;
     reply_error(c, "ERR min or max not valid string range item");
     return false;
-}
-
-/* An integer >= 1 or the given error (Redis's getRangeLong with a message). */
-static bool arg_positive(kv_client *c, int i, int64_t *out, const char *err)
-{
-    if (str_to_i64(KEY(i), out) && *out >= 1) return true;
-    reply_error(c, err);
-    return false;
-}
-
-/* Blocking timeout in seconds (a float) to whole milliseconds, rounded up so
- * a tiny timeout does not become "forever"; 0 = forever. */
-static bool arg_timeout(kv_client *c, int i, int64_t *ms)
-{
-    long double sec;
-    if (!str_to_ldouble(KEY(i), &sec)) {
-        reply_error(c, "ERR timeout is not a float or out of range");
-        return false;
-    }
-    long double v = ceill(sec * 1000.0L);
-    /* Redis 7.0 casts to long long unchecked, so timeouts past the range
-     * (inf, 1e300) come out negative there; we give the same error. */
-    if (v < 0 || v >= 9223372036854775807.0L) {
-        reply_error(c, "ERR timeout is negative");
-        return false;
-    }
-    *ms = (int64_t)v;
-    return true;
-}
-
-/* A blocking command that cannot block (MULTI/EXEC, AOF loading) answers
- * as if it timed out. */
-static bool cannot_block(const kv_client *c)
-{
-    return c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE);
 }
 
 /* ---- ZADD / ZINCRBY ---- */
@@ -648,10 +606,7 @@ static void zpop_generic(kv_client *c, bool max)
         return;
     }
     int64_t count = 1;
-    if (c->argc == 3 && (!str_to_i64(KEY(2), &count) || count < 0)) {
-        reply_error(c, "ERR value is out of range, must be positive");
-        return;
-    }
+    if (c->argc == 3 && !arg_i64_min(c, 2, 0, &count, "ERR value is out of range, must be positive")) return;
     zskiplist *z;
     if (!zset_arg(c, 1, true, &z)) return;
     if (z == NULL || count == 0) {
@@ -688,7 +643,7 @@ typedef struct zmpop_args {
 static bool zmpop_parse(kv_client *c, int idx, zmpop_args *a)
 {
     int64_t nkeys;
-    if (!arg_positive(c, idx, &nkeys, "ERR numkeys should be greater than 0")) return false;
+    if (!arg_i64_min(c, idx, 1, &nkeys, "ERR numkeys should be greater than 0")) return false;
     if (nkeys > c->argc - idx - 2) {
         reply_syntax_error(c);
         return false;
@@ -707,7 +662,7 @@ static bool zmpop_parse(kv_client *c, int idx, zmpop_args *a)
             reply_syntax_error(c);
             return false;
         }
-        if (!arg_positive(c, ++j, &a->count, "ERR count should be greater than 0")) return false;
+        if (!arg_i64_min(c, ++j, 1, &a->count, "ERR count should be greater than 0")) return false;
     }
     if (a->count == -1) a->count = 1;
     return true;
@@ -785,14 +740,14 @@ static bool serve_zset(kv_client *c, const char *key, size_t klen)
 static void bzpop_generic(kv_client *c, bool max)
 {
     int64_t timeout;
-    if (!arg_timeout(c, c->argc - 1, &timeout)) return;
+    if (!arg_timeout_ms(c, c->argc - 1, &timeout)) return;
     zskiplist *z;
     int i = first_zset_key(c, 1, c->argc - 2, &z);
     if (i == -2) return;
     if (i >= 0) {
         bzpop_reply(c, KEY(i), z, max);
         propagate_pop(c, KEY(i), max, 1, false);
-    } else if (cannot_block(c)) {
+    } else if (client_cannot_block(c)) {
         reply_null_array(c);
     } else {
         block_for_keys(c, &c->argv[1], c->argc - 2, timeout, serve_zset);
@@ -809,9 +764,9 @@ static void bzmpop_cmd(kv_client *c)
     zmpop_args a;
     int64_t timeout;
     bool replied;
-    if (!zmpop_parse(c, 2, &a) || !arg_timeout(c, 1, &timeout)) return;
+    if (!zmpop_parse(c, 2, &a) || !arg_timeout_ms(c, 1, &timeout)) return;
     if (zmpop_try(c, &a, &replied) || replied) return;
-    if (cannot_block(c)) reply_null_array(c);
+    if (client_cannot_block(c)) reply_null_array(c);
     else block_for_keys(c, &c->argv[a.first_key], a.nkeys, timeout, serve_zset);
 }
 
@@ -822,58 +777,13 @@ static zsl_node *random_node(const zskiplist *z)
     return zsl_by_rank(z, 1 + (size_t)(rand_u64() % zsl_len(z)));
 }
 
-/* A node pointer linked in a scratch dict, keyed by the node's member, to
- * pick distinct members. */
-typedef struct pick_node {
-    dict_node dnode;
-    const zsl_node *x;
-} pick_node;
-
-static const char *pick_key(const dict_node *n, size_t *len)
+/* count distinct random members, 0 < count < the set's size. */
+static void reply_distinct(kv_client *c, zskiplist *z, int64_t count, bool withscores)
 {
-    const zsl_node *x = ((const pick_node *)n)->x;
-    *len = x->mlen;
-    return zsl_member(x);
-}
-
-static const dict_type pick_dict_type = {.key = pick_key};
-
-static void free_pick(dict_node *n, void *priv) { hfree(n); }
-
-/* count distinct random members when count is small next to the size:
- * draw and drop repeats (each draw is new with probability >= 2/3). */
-static void reply_sparse_distinct(kv_client *c, const zskiplist *z, int64_t count, bool withscores)
-{
-    dict seen;
-    dict_init(&seen, &pick_dict_type);
+    dict_node **pick = dict_random_distinct(&z->members, (size_t)count);
     reply_array(c, elements_len(c, count, withscores));
-    while ((int64_t)dict_size(&seen) < count) {
-        const zsl_node *x = random_node(z);
-        if (dict_find(&seen, zsl_member(x), x->mlen)) continue;
-        pick_node *p = hmalloc(sizeof(*p));
-        p->x = x;
-        dict_add(&seen, &p->dnode);
-        reply_element(c, x, withscores);
-    }
-    dict_clear(&seen, free_pick, NULL);
-}
-
-/* count distinct random members when count is a large part of the size:
- * a partial Fisher-Yates shuffle of every node. */
-static void reply_dense_distinct(kv_client *c, const zskiplist *z, int64_t count, bool withscores)
-{
-    size_t size = zsl_len(z), i = 0;
-    const zsl_node **all = hmalloc(size * sizeof(*all));
-    for (const zsl_node *x = zsl_first(z); x; x = zsl_next(x)) all[i++] = x;
-    reply_array(c, elements_len(c, count, withscores));
-    for (i = 0; i < (size_t)count; i++) {
-        size_t j = i + (size_t)(rand_u64() % (size - i));
-        const zsl_node *t = all[i];
-        all[i] = all[j];
-        all[j] = t;
-        reply_element(c, all[i], withscores);
-    }
-    hfree(all);
+    for (int64_t i = 0; i < count; i++) reply_element(c, (const zsl_node *)pick[i], withscores);
+    hfree(pick);
 }
 
 static void randmember_count(kv_client *c, zskiplist *z, int64_t count, bool withscores)
@@ -881,14 +791,12 @@ static void randmember_count(kv_client *c, zskiplist *z, int64_t count, bool wit
     int64_t size = (int64_t)zsl_len(z);
     if (count < 0) { /* repetitions allowed, any order */
         reply_array(c, elements_len(c, -count, withscores));
-        for (int64_t i = 0; i < -count && !reply_dead(c); i++) reply_element(c, random_node(z), withscores);
+        for (int64_t i = 0; i < -count && !client_reply_dead(c); i++) reply_element(c, random_node(z), withscores);
     } else if (count >= size) {
         reply_array(c, elements_len(c, size, withscores));
         for (zsl_node *x = zsl_first(z); x; x = zsl_next(x)) reply_element(c, x, withscores);
-    } else if (count * 3 > size) {
-        reply_dense_distinct(c, z, count, withscores);
     } else {
-        reply_sparse_distinct(c, z, count, withscores);
+        reply_distinct(c, z, count, withscores);
     }
 }
 
@@ -902,12 +810,7 @@ static void zrandmember_cmd(kv_client *c)
         return;
     }
     int64_t count;
-    if (!arg_i64(c, 2, &count)) return;
-    if (count == INT64_MIN) {
-        reply_error(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                       "9223372036854775807");
-        return;
-    }
+    if (!arg_i64_bounded(c, 2, -INT64_MAX, INT64_MAX, &count)) return;
     if (c->argc > 4 || (c->argc == 4 && !arg_is(c, 3, "withscores"))) {
         reply_syntax_error(c);
         return;
@@ -924,115 +827,24 @@ static void zrandmember_cmd(kv_client *c)
 
 /* ---- ZSCAN ---- */
 
-/* A cursor as Redis's strtoul reads it: optional sign (a negative value
- * wraps), digits, no overflow; the empty string is 0. */
-static bool parse_cursor(const char *s, size_t len, uint64_t *out)
+/* The member and its score, a bulk string even in RESP3, as Redis. */
+static void scan_emit_member(kv_client *c, const dict_node *n)
 {
-    size_t i = 0;
-    bool neg = false;
-    *out = 0;
-    if (len == 0) return true;
-    if (s[0] == '-' || s[0] == '+') neg = s[i++] == '-';
-    if (i == len) return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
-typedef struct scan_state {
-    const zsl_node **v;
-    size_t n, cap;
-} scan_state;
-
-static void scan_collect(dict_node *n, void *priv)
-{
-    scan_state *st = priv;
-    if (st->n == st->cap) {
-        st->cap = st->cap ? st->cap * 2 : 16;
-        st->v = hrealloc(st->v, st->cap * sizeof(*st->v));
-    }
-    st->v[st->n++] = (const zsl_node *)n;
-}
-
-/* MATCH and COUNT (capped at HALO_MAX_SCAN_COUNT) from argv[3..]. */
-static bool zscan_opts(kv_client *c, int64_t *count, const resp_arg **pat)
-{
-    *count = 10;
-    *pat = NULL;
-    for (int i = 3; i < c->argc; i += 2) {
-        if (i + 1 >= c->argc) {
-            reply_syntax_error(c);
-            return false;
-        }
-        if (arg_is(c, i, "count")) {
-            if (!arg_i64(c, i + 1, count)) return false;
-            if (*count < 1) {
-                reply_syntax_error(c);
-                return false;
-            }
-            if (*count > HALO_MAX_SCAN_COUNT) *count = HALO_MAX_SCAN_COUNT;
-        } else if (arg_is(c, i, "match")) {
-            const resp_arg *p = &c->argv[i + 1];
-            *pat = p->len == 1 && p->ptr[0] == '*' ? NULL : p;
-        } else {
-            reply_syntax_error(c);
-            return false;
-        }
-    }
-    return true;
-}
-
-static void reply_scan(kv_client *c, uint64_t cursor, const scan_state *st, const resp_arg *pat)
-{
+    const zsl_node *x = (const zsl_node *)n;
     char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)cursor);
-    reply_array(c, 2);
-    reply_bulk(c, tmp, (size_t)n);
-    void *slot = reply_deferred_len(c);
-    int64_t out = 0;
-    for (size_t i = 0; i < st->n; i++) {
-        const zsl_node *x = st->v[i];
-        if (pat && !glob_match(pat->ptr, pat->len, zsl_member(x), x->mlen, false)) continue;
-        reply_member(c, x);
-        n = double_to_str(tmp, sizeof(tmp), x->score);
-        reply_bulk(c, tmp, (size_t)n); /* a bulk string even in RESP3, as Redis */
-        out += 2;
-    }
-    reply_set_deferred_array(c, slot, out);
+    int len = double_to_str(tmp, sizeof(tmp), x->score);
+    reply_member(c, x);
+    reply_bulk(c, tmp, (size_t)len);
 }
 
-/* One bounded step: at most 10 * COUNT buckets are visited. */
 static void zscan_cmd(kv_client *c)
 {
+    static const scan_spec spec = {.emit = scan_emit_member, .width = 2};
     uint64_t cursor;
-    if (!parse_cursor(KEY(2), &cursor)) {
-        reply_error(c, "ERR invalid cursor");
-        return;
-    }
     zskiplist *z;
-    if (!zset_arg(c, 1, false, &z)) return;
-    if (z == NULL) {
-        reply_array(c, 2);
-        reply_bulk(c, "0", 1);
-        reply_array(c, 0);
-        return;
-    }
-    int64_t count;
-    const resp_arg *pat;
-    if (!zscan_opts(c, &count, &pat)) return;
-    scan_state st = {0};
-    int64_t buckets = count * 10;
-    do {
-        cursor = dict_scan(&z->members, cursor, scan_collect, &st);
-    } while (cursor && --buckets > 0 && (int64_t)st.n < count);
-    reply_scan(c, cursor, &st, pat);
-    hfree(st.v);
+    /* As Redis: the cursor, then the key, then the options. */
+    if (scan_arg_cursor(c, 2, &cursor) && zset_arg(c, 1, false, &z))
+        scan_value(c, z ? &z->members : NULL, cursor, &spec);
 }
 
 /* ---- ZUNION / ZINTER / ZDIFF (and *STORE, ZINTERCARD) ---- */
@@ -1210,10 +1022,7 @@ static bool zalg_opts(kv_client *c, int j, zalg *a, unsigned mode, bool *withsco
             *withscores = true;
             j++;
         } else if ((mode & ZALG_CARD) && left >= 2 && arg_is(c, j, "limit")) {
-            if (!str_to_i64(KEY(j + 1), &a->limit) || a->limit < 0) {
-                reply_error(c, "ERR LIMIT can't be negative");
-                return false;
-            }
+            if (!arg_i64_min(c, j + 1, 0, &a->limit, "ERR LIMIT can't be negative")) return false;
             j += 2;
         } else {
             reply_syntax_error(c);

@@ -1,105 +1,12 @@
 """Blocking list commands: timeouts, serving by other clients' writes, FIFO order,
 BLMOVE chains, disconnects, CLIENT UNBLOCK, MULTI, and pipelined input after a block."""
 import os
-import socket
 import threading
 import time
 
 import pytest
-import redis
 
-WRONGTYPE = b"WRONGTYPE Operation against a key holding the wrong kind of value"
-
-
-class Conn:
-    """A raw RESP connection: send commands now, read their replies later."""
-
-    def __init__(self, node):
-        self.s = socket.create_connection(("127.0.0.1", node.port), timeout=5)
-        self.buf = b""
-
-    def send(self, *cmds):
-        out = b""
-        for cmd in cmds:
-            out += b"*%d\r\n" % len(cmd)
-            for a in cmd:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _bytes(self, n):
-        while len(self.buf) < n + 2:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
-    def read(self, timeout=5):
-        """One reply: errors as ('err', text), nulls as None, RESP3 null as '_'."""
-        self.s.settimeout(timeout)
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b"+":
-            return rest
-        if t == b"-":
-            return ("err", rest)
-        if t == b":":
-            return int(rest)
-        if t == b"_":
-            return "_"
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self._bytes(n)
-        if t in (b"*", b"~", b">"):
-            n = int(rest)
-            return None if n < 0 else [self.read(timeout) for _ in range(n)]
-        if t == b"%":
-            return [self.read(timeout) for _ in range(2 * int(rest))]
-        raise AssertionError("unexpected reply line %r" % line)
-
-    def raw_reply(self, timeout=5):
-        """The next bytes available (for exact null encodings)."""
-        self.s.settimeout(timeout)
-        while not self.buf:
-            self.buf += self.s.recv(65536)
-        data, self.buf = self.buf, b""
-        return data
-
-    def nothing_pending(self, wait=0.1):
-        self.s.settimeout(wait)
-        try:
-            chunk = self.s.recv(65536)
-        except socket.timeout:
-            return not self.buf
-        self.buf += chunk
-        return False
-
-    def close(self):
-        self.s.close()
-
-
-def blocked(r):
-    return r.info("clients")["blocked_clients"]
-
-
-def wait_blocked(r, n, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if blocked(r) == n:
-            return
-        time.sleep(0.005)
-    raise AssertionError("expected %d blocked clients, have %d" % (n, blocked(r)))
+from helpers import WRONGTYPE, Conn, Err, blocked, err, wait_blocked
 
 
 @pytest.fixture
@@ -107,19 +14,13 @@ def conns(node):
     made = []
 
     def make():
-        c = Conn(node)
+        c = Conn(node.port)
         made.append(c)
         return c
 
     yield make
     for c in made:
         c.close()
-
-
-def err(r, *args):
-    with pytest.raises(redis.exceptions.ResponseError) as e:
-        r.execute_command(*args)
-    return str(e.value)
 
 
 def test_timeout_argument_errors(r):
@@ -155,20 +56,20 @@ def test_timeout_replies(node, r, conns):
     took = time.time() - start
     assert 0.18 <= took < 3
     c = conns()
-    c.send(["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"])
+    c.send("BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05")
     assert c.raw_reply() == b"*-1\r\n"
-    c.send(["BRPOPLPUSH", "nokey", "d", "0.01"], ["BLMPOP", "0.01", "1", "nokey", "LEFT"])
+    c.send_many(["BRPOPLPUSH", "nokey", "d", "0.01"], ["BLMPOP", "0.01", "1", "nokey", "LEFT"])
     assert c.read() is None and c.read() is None
-    c.send(["HELLO", "3"])
+    c.send("HELLO", "3")
     c.read()
-    c.send(["BRPOP", "nokey", "0.01"])
+    c.send("BRPOP", "nokey", "0.01")
     assert c.raw_reply() == b"_\r\n"
     assert blocked(r) == 0
 
 
 def test_served_by_push_from_another_client(r, conns):
     c = conns()
-    c.send(["BLPOP", "k1", "k2", "0"])
+    c.send("BLPOP", "k1", "k2", "0")
     wait_blocked(r, 1)
     assert c.nothing_pending()
     assert r.rpush("k2", "x") == 1
@@ -179,7 +80,7 @@ def test_served_by_push_from_another_client(r, conns):
 
 def test_brpop_takes_the_tail(r, conns):
     c = conns()
-    c.send(["BRPOP", "k", "0"])
+    c.send("BRPOP", "k", "0")
     wait_blocked(r, 1)
     r.rpush("k", "a", "b", "c")
     assert c.read() == [b"k", b"c"]
@@ -190,7 +91,7 @@ def test_fifo_order_among_blocked_clients(r, conns):
     cs = []
     for i in range(3):
         c = conns()
-        c.send(["BLPOP", "q", "0"])
+        c.send("BLPOP", "q", "0")
         wait_blocked(r, i + 1)
         cs.append(c)
     r.rpush("q", "a", "b")
@@ -206,7 +107,7 @@ def test_fifo_order_among_blocked_clients(r, conns):
 
 def test_blmove_served_later(r, conns):
     c = conns()
-    c.send(["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"])
+    c.send("BLMOVE", "src", "dst", "RIGHT", "LEFT", "0")
     wait_blocked(r, 1)
     r.rpush("dst", "old")
     assert c.nothing_pending()  # a write to dst does not serve it
@@ -214,7 +115,7 @@ def test_blmove_served_later(r, conns):
     assert c.read() == b"b"
     assert r.lrange("src", 0, -1) == [b"a"]
     assert r.lrange("dst", 0, -1) == [b"b", b"old"]
-    c.send(["BRPOPLPUSH", "none", "dst", "0"])
+    c.send("BRPOPLPUSH", "none", "dst", "0")
     wait_blocked(r, 1)
     r.lpush("none", "z")
     assert c.read() == b"z"
@@ -223,7 +124,7 @@ def test_blmove_served_later(r, conns):
 
 def test_blmpop_served_later(r, conns):
     c = conns()
-    c.send(["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "2"])
+    c.send("BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "2")
     wait_blocked(r, 1)
     r.rpush("m2", "a", "b", "c")
     assert c.read() == [b"m2", [b"a", b"b"]]
@@ -232,9 +133,9 @@ def test_blmpop_served_later(r, conns):
 
 def test_blmove_chain_serves_the_next_waiter(r, conns):
     c1, c2 = conns(), conns()
-    c1.send(["BLPOP", "dst", "0"])
+    c1.send("BLPOP", "dst", "0")
     wait_blocked(r, 1)
-    c2.send(["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"])
+    c2.send("BLMOVE", "src", "dst", "LEFT", "LEFT", "0")
     wait_blocked(r, 2)
     r.rpush("src", "x")
     assert c2.read() == b"x"
@@ -245,18 +146,18 @@ def test_blmove_chain_serves_the_next_waiter(r, conns):
 
 def test_blmove_wrongtype_destination_when_served(r, conns):
     c = conns()
-    c.send(["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"])
+    c.send("BLMOVE", "src", "dst", "LEFT", "LEFT", "0")
     wait_blocked(r, 1)
     r.set("dst", "string")
     r.rpush("src", "a")
-    assert c.read() == ("err", WRONGTYPE)
+    assert c.read() == Err(WRONGTYPE)
     assert r.lrange("src", 0, -1) == [b"a"]
     assert blocked(r) == 0
 
 
 def test_key_of_another_type_keeps_client_blocked(r, conns):
     c = conns()
-    c.send(["BLPOP", "k", "0"])
+    c.send("BLPOP", "k", "0")
     wait_blocked(r, 1)
     r.set("k", "v")
     assert c.nothing_pending()
@@ -268,7 +169,7 @@ def test_key_of_another_type_keeps_client_blocked(r, conns):
 
 def test_duplicate_keys_block_once(r, conns):
     c = conns()
-    c.send(["BLPOP", "d", "d", "d", "0"])
+    c.send("BLPOP", "d", "d", "d", "0")
     wait_blocked(r, 1)
     r.rpush("d", "1", "2")
     assert c.read() == [b"d", b"1"]
@@ -279,7 +180,7 @@ def test_duplicate_keys_block_once(r, conns):
 def test_disconnect_while_blocked(r, conns):
     c1, c2, c3 = conns(), conns(), conns()
     for i, c in enumerate((c1, c2, c3)):
-        c.send(["BLPOP", "gone", "0.5" if c is c3 else "0"])
+        c.send("BLPOP", "gone", "0.5" if c is c3 else "0")
         wait_blocked(r, i + 1)
     c1.close()
     c3.close()  # with a timer armed
@@ -293,18 +194,18 @@ def test_disconnect_while_blocked(r, conns):
 
 def test_client_unblock(r, conns):
     c = conns()
-    c.send(["CLIENT", "ID"])
+    c.send("CLIENT", "ID")
     cid = c.read()
-    c.send(["BLPOP", "u", "0"])
+    c.send("BLPOP", "u", "0")
     wait_blocked(r, 1)
     assert "flags=b" in [l for l in r.execute_command("CLIENT", "LIST").decode().splitlines()
                          if l.startswith("id=%d " % cid)][0]
     assert r.client_unblock(cid) == 1
     assert c.raw_reply() == b"*-1\r\n"
-    c.send(["BRPOP", "u", "0"])
+    c.send("BRPOP", "u", "0")
     wait_blocked(r, 1)
     assert r.client_unblock(cid, error=True) == 1
-    assert c.read() == ("err", b"UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    assert c.read() == Err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
     assert r.client_unblock(cid) == 0
     assert blocked(r) == 0
     r.rpush("u", "x")
@@ -314,13 +215,13 @@ def test_client_unblock(r, conns):
 
 def test_pipelined_commands_continue_after_served(r, conns):
     c = conns()
-    c.send(["BLPOP", "p", "0"], ["PING"], ["RPUSH", "p2", "z"], ["BLPOP", "p3", "0"], ["GET", "s"])
+    c.send_many(["BLPOP", "p", "0"], ["PING"], ["RPUSH", "p2", "z"], ["BLPOP", "p3", "0"], ["GET", "s"])
     wait_blocked(r, 1)
     assert c.nothing_pending()
     assert r.llen("p2") == 0  # not run yet
     r.rpush("p", "v")
     assert c.read() == [b"p", b"v"]
-    assert c.read() == b"PONG"
+    assert c.read() == "PONG"
     assert c.read() == 1
     wait_blocked(r, 1)  # blocked again by the pipelined BLPOP p3
     assert c.nothing_pending()
@@ -333,11 +234,11 @@ def test_pipelined_commands_continue_after_served(r, conns):
 
 def test_pipelined_commands_continue_after_timeout_and_unblock(r, conns):
     c = conns()
-    c.send(["CLIENT", "ID"])
+    c.send("CLIENT", "ID")
     cid = c.read()
-    c.send(["BLPOP", "t", "0.05"], ["PING"], ["BLPOP", "t", "0"], ["ECHO", "done"])
+    c.send_many(["BLPOP", "t", "0.05"], ["PING"], ["BLPOP", "t", "0"], ["ECHO", "done"])
     assert c.read() is None
-    assert c.read() == b"PONG"
+    assert c.read() == "PONG"
     wait_blocked(r, 1)
     r.client_unblock(cid)
     assert c.read() is None
@@ -345,13 +246,13 @@ def test_pipelined_commands_continue_after_timeout_and_unblock(r, conns):
 
 
 def test_blocking_commands_inside_multi_do_not_block(node, r):
-    c = Conn(node)
-    c.send(["MULTI"], ["BLPOP", "e", "0"], ["BLMOVE", "e", "d", "LEFT", "LEFT", "0"],
-           ["BRPOPLPUSH", "e", "d", "0"], ["BLMPOP", "0", "1", "e", "LEFT"], ["EXEC"])
+    c = Conn(node.port)
+    c.send_many(["MULTI"], ["BLPOP", "e", "0"], ["BLMOVE", "e", "d", "LEFT", "LEFT", "0"],
+                ["BRPOPLPUSH", "e", "d", "0"], ["BLMPOP", "0", "1", "e", "LEFT"], ["EXEC"])
     for _ in range(5):
         c.read()
     assert c.raw_reply() == b"*4\r\n*-1\r\n$-1\r\n$-1\r\n*-1\r\n"
-    c.send(["MULTI"], ["RPUSH", "e", "a"], ["BLPOP", "e", "0"], ["EXEC"])
+    c.send_many(["MULTI"], ["RPUSH", "e", "a"], ["BLPOP", "e", "0"], ["EXEC"])
     for _ in range(3):
         c.read()
     assert c.read() == [1, [b"e", b"a"]]
@@ -361,7 +262,7 @@ def test_blocking_commands_inside_multi_do_not_block(node, r):
 
 def test_served_by_a_transaction(r, conns):
     c = conns()
-    c.send(["BLPOP", "tx", "0"])
+    c.send("BLPOP", "tx", "0")
     wait_blocked(r, 1)
     pipe = r.pipeline(transaction=True)
     pipe.rpush("tx", "a")
@@ -397,7 +298,7 @@ def test_many_clients_many_keys(r, conns):
     cs = []
     for i in range(20):
         c = conns()
-        c.send(["BLPOP", "mk%d" % (i % 5), "mkx", "0"])
+        c.send("BLPOP", "mk%d" % (i % 5), "mkx", "0")
         cs.append(c)
     wait_blocked(r, 20)
     for i in range(5):
@@ -411,10 +312,10 @@ def test_many_clients_many_keys(r, conns):
 def test_shutdown_with_blocked_clients(node_factory):
     n = node_factory()
     r = n.client()
-    cs = [Conn(n) for _ in range(3)]
-    cs[0].send(["BLPOP", "s", "0"])
-    cs[1].send(["BLPOP", "s", "100"])
-    cs[2].send(["BLMOVE", "s", "d", "LEFT", "LEFT", "0"])
+    cs = [Conn(n.port) for _ in range(3)]
+    cs[0].send("BLPOP", "s", "0")
+    cs[1].send("BLPOP", "s", "100")
+    cs[2].send("BLMOVE", "s", "d", "LEFT", "LEFT", "0")
     wait_blocked(r, 3)
     r.close()
     assert n.stop() == 0
@@ -426,10 +327,10 @@ def test_served_writes_are_propagated(node_factory):
     n = node_factory(args=["--appendonly", "yes"])
     r = n.client()
     r.set("marker", "1")
-    c1, c2 = Conn(n), Conn(n)
-    c1.send(["BLPOP", "a", "0"])
+    c1, c2 = Conn(n.port), Conn(n.port)
+    c1.send("BLPOP", "a", "0")
     wait_blocked(r, 1)
-    c2.send(["BLMOVE", "b", "c", "LEFT", "RIGHT", "0"])
+    c2.send("BLMOVE", "b", "c", "LEFT", "RIGHT", "0")
     wait_blocked(r, 2)
     r.rpush("a", "1", "2")
     r.rpush("b", "x", "y")

@@ -1,60 +1,12 @@
 """Generic key commands: DEL/UNLINK/EXISTS/TYPE/TOUCH, RENAME/RENAMENX, COPY,
 KEYS, SCAN, RANDOMKEY, OBJECT and MEMORY, with their Redis 7.0 errors, RESP3
 reply types and redis-cli."""
-import socket
 import time
 
 import pytest
 import redis
 
-
-class Raw:
-    """A bare connection; read() returns (type byte, value) so RESP3 reply
-    types can be asserted exactly."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.f = self.sock.makefile("rb")
-
-    def call(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()
-        assert line.endswith(b"\r\n"), line
-        t, rest = line[:1].decode(), line[1:-2]
-        if t in "+-":
-            return t, rest.decode()
-        if t == ":":
-            return t, int(rest)
-        if t == ",":
-            return t, float(rest)
-        if t == "_":
-            return t, None
-        if t in "$=":
-            n = int(rest)
-            return t, (None if n < 0 else self.f.read(n + 2)[:-2])
-        if t in "*~>":
-            n = int(rest)
-            return t, (None if n < 0 else [self.read() for _ in range(n)])
-        if t == "%":
-            return t, [(self.read(), self.read()) for _ in range(int(rest))]
-        raise AssertionError("unexpected reply %r" % line)
-
-    def close(self):
-        self.sock.close()
-
-
-def err(r, *args, **kw):
-    """The error text a command replies."""
-    with pytest.raises(redis.ResponseError) as e:
-        r.execute_command(*args, **kw)
-    return str(e.value)
+from helpers import Resp3, err, raw
 
 
 # ---- DEL, UNLINK, EXISTS, TYPE, TOUCH ----
@@ -280,6 +232,41 @@ def test_scan_errors(r):
     assert r.execute_command("SCAN", "18446744073709551615")[1] == []
 
 
+# Cursors as Redis 7.0's strtoul reads them (checked against redis-server):
+# optional sign (negatives wrap), digits up to the end or an embedded NUL,
+# "" is 0; a leading space, trailing bytes or overflow are refused.
+GOOD_CURSORS = [b"", b"\x00", b"5\x00junk", b"-1", b"+5", b"-0", b"0" * 100 + b"7",
+                b"18446744073709551615", b"-18446744073709551615"]
+BAD_CURSORS = [b"0x10", b" 5", b"5 ", b"\t1", b"1.0", b"-", b"+", b"abc",
+               b"18446744073709551616", b"-18446744073709551616"]
+SCAN_FAMILY = [("SCAN",), ("HSCAN", "h"), ("SSCAN", "s"), ("ZSCAN", "z")]
+
+
+@pytest.mark.parametrize("cmd", SCAN_FAMILY, ids=lambda c: c[0])
+def test_scan_family_cursor_rules(r, cmd):
+    r.hset("h", "f", "v")
+    r.sadd("s", "m")
+    r.zadd("z", {"m": 1})
+    for cursor in GOOD_CURSORS:
+        reply = raw(r, *cmd, cursor)
+        assert isinstance(reply, list) and len(reply) == 2, cursor
+    for cursor in BAD_CURSORS:
+        assert err(r, *cmd, cursor) == "invalid cursor", cursor
+
+
+@pytest.mark.parametrize("cmd", SCAN_FAMILY[1:], ids=lambda c: c[0])
+def test_value_scans_refuse_type_and_check_count(r, cmd):
+    r.hset("h", "f", "v")
+    r.sadd("s", "m")
+    r.zadd("z", {"m": 1})
+    assert err(r, *cmd, 0, "TYPE", "string") == "syntax error"
+    assert err(r, *cmd, 0, "COUNT", "0") == "syntax error"
+    assert err(r, *cmd, 0, "COUNT", "x") == "value is not an integer or out of range"
+    assert err(r, *cmd, 0, "MATCH") == "syntax error"
+    # A missing key answers an empty scan before its options are read.
+    assert raw(r, cmd[0], "nokey", 0, "TYPE", "x") == [b"0", []]
+
+
 def test_randomkey(r):
     assert r.randomkey() is None
     r.mset({"a": 1, "b": 2, "c": 3})
@@ -401,28 +388,27 @@ def test_memory_stats_help_errors(r):
 # ---- RESP3 and redis-cli ----
 
 def test_resp3_reply_types(node):
-    c = Raw(node.port)
+    c = Resp3(node.port)
     try:
-        assert c.call("HELLO", "3")[0] == "%"
         c.call("SET", "k", "12")
-        assert c.call("TYPE", "k") == ("+", "string")
-        assert c.call("TYPE", "nope") == ("+", "none")
-        assert c.call("OBJECT", "ENCODING", "nope") == ("_", None)
-        assert c.call("OBJECT", "ENCODING", "k") == ("$", b"int")
-        assert c.call("RANDOMKEY") == ("$", b"k")
-        assert c.call("MEMORY", "USAGE", "nope") == ("_", None)
+        assert c.call("TYPE", "k") == ("status", "string")
+        assert c.call("TYPE", "nope") == ("status", "none")
+        assert c.call("OBJECT", "ENCODING", "nope") == ("null", None)
+        assert c.call("OBJECT", "ENCODING", "k") == ("bulk", b"int")
+        assert c.call("RANDOMKEY") == ("bulk", b"k")
+        assert c.call("MEMORY", "USAGE", "nope") == ("null", None)
         t, stats = c.call("MEMORY", "STATS")
-        assert t == "%"
+        assert t == "map"
         fields = dict((k[1], v) for k, v in stats)
-        assert fields[b"total.allocated"][0] == ":"
-        assert fields[b"dataset.percentage"][0] == ","
-        assert fields[b"db.0"][0] == "%"
+        assert fields[b"total.allocated"][0] == "int"
+        assert fields[b"dataset.percentage"][0] == "double"
+        assert fields[b"db.0"][0] == "map"
         t, scan = c.call("SCAN", "0")
-        assert t == "*" and scan[0] == ("$", b"0") and scan[1] == ("*", [("$", b"k")])
-        assert c.call("KEYS", "*") == ("*", [("$", b"k")])
+        assert t == "array" and scan[0] == ("bulk", b"0") and scan[1] == ("array", [("bulk", b"k")])
+        assert c.call("KEYS", "*") == ("array", [("bulk", b"k")])
         c.call("DEL", "k")
-        assert c.call("RANDOMKEY") == ("_", None)
-        assert c.call("OBJECT", "HELP")[1][0][0] == "+"
+        assert c.call("RANDOMKEY") == ("null", None)
+        assert c.call("OBJECT", "HELP")[1][0][0] == "status"
     finally:
         c.close()
 

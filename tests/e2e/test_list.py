@@ -1,41 +1,18 @@
 """List commands: replies and errors as Redis 7.0 gives them, RESP3 types, empty-list deletion."""
-import socket
-
 import pytest
 import redis
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-
-
-def err(r, *args):
-    """The error text of a command that must fail."""
-    with pytest.raises(redis.exceptions.ResponseError) as e:
-        r.execute_command(*args)
-    return str(e.value)
+from helpers import WRONGTYPE, Conn, err
 
 
 def raw(node, *cmds):
     """Send commands on a fresh socket; return the raw reply bytes of all."""
-    s = socket.create_connection(("127.0.0.1", node.port), timeout=5)
-    out = b""
-    for cmd in cmds:
-        out += b"*%d\r\n" % len(cmd)
-        for a in cmd:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-    s.sendall(out)
-    data = b""
-    s.settimeout(0.3)
+    c = Conn(node.port)
     try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        pass
-    s.close()
-    return data
+        c.send_many(*cmds)
+        return c.drain()
+    finally:
+        c.close()
 
 
 def test_push_and_range(r):

@@ -2,72 +2,18 @@
 locking with redis-py, RESP3 replies and the queue memory bound."""
 import glob
 import os
-import socket
 import threading
 import time
 
 import pytest
 import redis
 
-
-class Err(str):
-    """An error reply (its full text, code included)."""
-
-
-class Raw:
-    """A bare RESP2/RESP3 connection, to see replies exactly as sent."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.f = self.sock.makefile("rb")
-
-    def send(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-
-    def call(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def read_bytes(self, n):
-        return self.f.read(n)
-
-    def read(self):
-        line = self.f.readline()
-        assert line.endswith(b"\r\n"), line
-        t, rest = line[:1], line[1:-2]
-        if t == b"+":
-            return rest.decode()
-        if t == b"-":
-            return Err(rest.decode())
-        if t == b":":
-            return int(rest)
-        if t == b"_":
-            return None
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.f.read(n + 2)
-            return data[:-2]
-        if t in (b"*", b">", b"~"):
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        if t == b"%":
-            return {self.read(): self.read() for _ in range(int(rest))}
-        raise AssertionError("unexpected reply %r" % line)
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
+from helpers import Conn, Err
 
 
 @pytest.fixture
 def raw(node):
-    c = Raw(node.port)
+    c = Conn(node.port)
     yield c
     c.close()
 
@@ -212,7 +158,7 @@ def test_blocking_command_inside_exec_does_not_block(raw):
 
 
 def test_exec_resp3_null_and_types(node):
-    c = Raw(node.port)
+    c = Conn(node.port)
     try:
         assert c.call("HELLO", "3")[b"proto"] == 3
         assert c.call("WATCH", "k3") == "OK"
@@ -230,7 +176,7 @@ def test_exec_resp3_null_and_types(node):
         assert c.read() == b"f" and c.read() == b"v"
     finally:
         c.close()
-    c2 = Raw(node.port)
+    c2 = Conn(node.port)
     try:
         assert c2.call("WATCH", "k3") == "OK"
         redis.Redis(port=node.port).set("k3", "y")
@@ -313,7 +259,7 @@ def test_queue_memory_is_bounded(raw, r):
 
 def test_client_close_inside_multi_with_watch(node, r):
     for _ in range(20):
-        c = Raw(node.port)
+        c = Conn(node.port)
         assert c.call("WATCH", "a", "b", "c") == "OK"
         assert c.call("MULTI") == "OK"
         assert c.call("SET", "a", "1") == "QUEUED"

@@ -1,75 +1,7 @@
 """Pub/sub: SUBSCRIBE/PSUBSCRIBE/SSUBSCRIBE with redis-py and raw RESP2/RESP3,
 PUBLISH counts, PUBSUB introspection, the subscribed context, clean-up of
 departed and slow subscribers."""
-import socket
-import time
-
-import pytest
-
-
-class Err(str):
-    """An error reply (its full text, code included)."""
-
-
-class Push(list):
-    """A RESP3 push (>) reply."""
-
-
-class Raw:
-    """A bare RESP2/RESP3 connection, to see replies exactly as sent."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.f = self.sock.makefile("rb")
-
-    def send(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-
-    def call(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()
-        assert line.endswith(b"\r\n"), line
-        t, rest = line[:1], line[1:-2]
-        if t == b"+":
-            return rest.decode()
-        if t == b"-":
-            return Err(rest.decode())
-        if t == b":":
-            return int(rest)
-        if t == b"_":
-            return None
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2]
-        if t in (b"*", b">"):
-            n = int(rest)
-            if n < 0:
-                return None
-            items = [self.read() for _ in range(n)]
-            return Push(items) if t == b">" else items
-        if t == b"%":
-            return {self.read(): self.read() for _ in range(int(rest))}
-        raise AssertionError("unexpected reply %r" % line)
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
-
-
-def wait_for(fn, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.01)
-    return fn()
+from helpers import Conn, Err, Push, wait_for
 
 
 def msg(p, timeout=2.0):
@@ -115,7 +47,7 @@ def test_psubscribe_and_counts(node, r):
 
 
 def test_pubsub_introspection(node, r):
-    a, b = Raw(node.port), Raw(node.port)
+    a, b = Conn(node.port), Conn(node.port)
     try:
         assert a.call("SUBSCRIBE", "c1", "c2") == [b"subscribe", b"c1", 1]
         assert a.read() == [b"subscribe", b"c2", 2]
@@ -137,7 +69,7 @@ def test_pubsub_introspection(node, r):
 
 
 def test_pubsub_errors(node):
-    c = Raw(node.port)
+    c = Conn(node.port)
     try:
         assert c.call("PUBSUB") == Err("ERR wrong number of arguments for 'pubsub' command")
         assert c.call("PUBSUB", "NUMPAT", "x") == Err(
@@ -152,7 +84,7 @@ def test_pubsub_errors(node):
 
 
 def test_resp2_subscribed_context(node, r):
-    c = Raw(node.port)
+    c = Conn(node.port)
     try:
         assert c.call("SUBSCRIBE", "ch") == [b"subscribe", b"ch", 1]
         assert c.call("GET", "k") == Err(
@@ -180,7 +112,7 @@ def test_resp2_subscribed_context(node, r):
 
 
 def test_resp3_push_messages(node, r):
-    c = Raw(node.port)
+    c = Conn(node.port)
     try:
         assert c.call("HELLO", "3")[b"proto"] == 3
         reply = c.call("SUBSCRIBE", "ch3")
@@ -199,7 +131,7 @@ def test_resp3_push_messages(node, r):
 
 
 def test_shard_channels_share_the_channel_space(node, r):
-    c = Raw(node.port)
+    c = Conn(node.port)
     try:
         assert c.call("SSUBSCRIBE", "sc") == [b"ssubscribe", b"sc", 1]
         assert r.execute_command("SPUBLISH", "sc", "one") == 1
@@ -214,7 +146,7 @@ def test_shard_channels_share_the_channel_space(node, r):
 
 
 def test_subscriber_disconnect_is_cleaned_up(node, r):
-    c = Raw(node.port)
+    c = Conn(node.port)
     assert c.call("SUBSCRIBE", "bye") == [b"subscribe", b"bye", 1]
     assert c.call("PSUBSCRIBE", "by*") == [b"psubscribe", b"by*", 2]
     assert r.pubsub_numsub("bye") == [(b"bye", 1)]
@@ -228,7 +160,7 @@ def test_subscriber_disconnect_is_cleaned_up(node, r):
 def test_slow_subscriber_is_disconnected(node_factory):
     n = node_factory(args=["--client-output-buffer-limit-pubsub", "1mb"])
     r = n.client()
-    slow = Raw(n.port)
+    slow = Conn(n.port)
     assert slow.call("SUBSCRIBE", "flood") == [b"subscribe", b"flood", 1]
     payload = b"x" * (256 * 1024)
     # The subscriber never reads: once the kernel buffers are full its output
@@ -243,7 +175,7 @@ def test_slow_subscriber_is_disconnected(node_factory):
 
 
 def test_many_subscribers_and_unsubscribe_all(node, r):
-    subs = [Raw(node.port) for _ in range(10)]
+    subs = [Conn(node.port) for _ in range(10)]
     try:
         for i, c in enumerate(subs):
             c.send("SUBSCRIBE", *["m%d" % j for j in range(20)])
@@ -264,8 +196,8 @@ def test_many_subscribers_and_unsubscribe_all(node, r):
 
 
 def test_publish_inside_multi(node, r):
-    sub = Raw(node.port)
-    pub = Raw(node.port)
+    sub = Conn(node.port)
+    pub = Conn(node.port)
     try:
         assert sub.call("SUBSCRIBE", "tx") == [b"subscribe", b"tx", 1]
         assert pub.call("MULTI") == "OK"

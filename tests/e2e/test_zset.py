@@ -2,97 +2,19 @@
 pops (blocking too), set algebra, ZSCAN, propagation to the AOF and redis-cli."""
 import os
 import random
-import socket
 import threading
 import time
 
-import pytest
 import redis
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+from helpers import WRONGTYPE, blocked, err, r3, raw, wait_blocked  # noqa: F401 (r3 is a fixture)
+
 NOT_FLOAT = "value is not a valid float"
 NOT_INT = "value is not an integer or out of range"
 
 
-class Resp3:
-    """A bare RESP3 connection (redis-py 4.3 speaks only RESP2) that returns
-    (type, value) pairs, so tests can assert the exact reply types."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.f = self.sock.makefile("rb")
-        assert self.call("HELLO", "3")[0] == "map"
-
-    def call(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()[:-2]
-        t, rest = chr(line[0]), line[1:]
-        simple = {"+": "status", "-": "error", ",": "double"}
-        if t in simple:
-            return (simple[t], rest.decode())
-        if t == ":":
-            return ("int", int(rest))
-        if t == "_":
-            return ("null", None)
-        if t == "$":
-            return ("bulk", self.f.read(int(rest) + 2)[:-2])
-        if t in "*~>":
-            kind = {"*": "array", "~": "set", ">": "push"}[t]
-            return (kind, [self.read() for _ in range(int(rest))])
-        if t == "%":
-            return ("map", [(self.read(), self.read()) for _ in range(int(rest))])
-        raise AssertionError("unexpected reply line %r" % line)
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
-
-
-@pytest.fixture
-def r3(node):
-    c = Resp3(node.port)
-    yield c
-    c.close()
-
-
-def raw(r, *args):
-    """The reply without redis-py's per-command post-processing."""
-    conn = r.connection_pool.get_connection(args[0])
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        r.connection_pool.release(conn)
-
-
-def err(r, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        raw(r, *args)
-    return str(e.value)
-
-
 def zrange_all(r, key):
     return raw(r, "ZRANGE", key, 0, -1, "WITHSCORES")
-
-
-def blocked(r):
-    return r.info("clients")["blocked_clients"]
-
-
-def wait_blocked(r, n, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if blocked(r) == n:
-            return
-        time.sleep(0.005)
-    raise AssertionError("expected %d blocked clients, have %d" % (n, blocked(r)))
 
 
 # ---- ZADD / ZINCRBY ----
