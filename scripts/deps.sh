@@ -3,14 +3,15 @@
 # (only those missing; needs root or sudo). Safe to run again.
 set -euo pipefail
 
-# Why each: compilers and clang (libFuzzer targets); libuv (event loop) and
-# zlib (AOF checksums); Redis's server and tools (the benchmark peer, redis-cli
-# and redis-benchmark as real clients); Python with redis-py and pytest (the
-# end-to-end tests); procps, iproute2 and curl (used by tests and scripts).
+# Why each: compilers and clang (libFuzzer targets); libuv (event loop), zlib
+# (AOF checksums), libyaml (gateway config) and node-llhttp (the C sources of
+# Node's HTTP parser, compiled by our build); Redis's server and tools, nginx,
+# haproxy and wrk (benchmark peers, real clients and backends in tests); Python
+# with redis-py and pytest (end-to-end tests); procps, iproute2 and curl.
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libuv1-dev zlib1g-dev
-  redis-server redis-tools
+  libuv1-dev zlib1g-dev libyaml-dev node-llhttp
+  redis-server redis-tools nginx haproxy wrk
   python3 python3-redis python3-pytest
   procps iproute2 curl
 )

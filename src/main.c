@@ -1,5 +1,6 @@
 /* main.c — the `halo` executable: dispatches to its subcommands. */
 #include "common/version.h"
+#include "gw/gw.h"
 #include "kv/server.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@ static void usage(FILE *out)
                  "usage: halo <command> [options]\n\n"
                  "commands:\n"
                  "  kv [config] [--directive value ...]   run a Redis-protocol data node\n"
+                 "  gw -c FILE [-t]                       run (or, with -t, check) an HTTP gateway\n"
                  "  version                               print the version\n"
                  "\nSee README.md and docs/ for details.\n",
             HALO_VERSION);
@@ -24,6 +26,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "kv") == 0) return kv_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "gw") == 0) return gw_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("halo %s\n", HALO_VERSION);
         return 0;
