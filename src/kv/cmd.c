@@ -68,9 +68,14 @@ void cmd_foreach(void (*fn)(kv_cmd *cmd, void *priv), void *priv)
 
 size_t cmd_count(void) { return dict_size(&g_cmds); }
 
+/* Propagation is built only when something consumes it (the AOF today,
+ * replicas later): a node without persistence skips the serialisation. */
+static inline bool prop_wanted(const kv_server *srv) { return srv->propagate && !srv->loading; }
+
 void prop_replace(kv_client *c, int argc, const resp_arg *argv)
 {
     kv_server *srv = c->srv;
+    if (!prop_wanted(srv)) return;
     buf_reset(&srv->prop_cmd);
     buf_append_mbulk_len(&srv->prop_cmd, '*', argc);
     for (int i = 0; i < argc; i++) buf_append_bulk(&srv->prop_cmd, argv[i].ptr, argv[i].len);
@@ -79,7 +84,7 @@ void prop_replace(kv_client *c, int argc, const resp_arg *argv)
 
 void prop_append(kv_server *srv, int argc, const resp_arg *argv)
 {
-    if (srv->loading) return;
+    if (!prop_wanted(srv)) return;
     buf_append_mbulk_len(&srv->prop, '*', argc);
     for (int i = 0; i < argc; i++) buf_append_bulk(&srv->prop, argv[i].ptr, argv[i].len);
 }
@@ -126,7 +131,7 @@ void cmd_call(kv_client *c, const kv_cmd *cmd_const)
     c->flags &= ~CLIENT_EXECUTING;
     c->last_cmd = cmd;
     srv->stats.commands_processed++;
-    if (srv->dirty != dirty && !srv->prop_suppressed && !srv->loading) {
+    if (srv->dirty != dirty && !srv->prop_suppressed && prop_wanted(srv)) {
         if (srv->prop_replaced) buf_append(&srv->prop, srv->prop_cmd.data, srv->prop_cmd.len);
         else prop_append(srv, c->argc, c->argv);
     }

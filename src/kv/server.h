@@ -77,6 +77,7 @@ typedef struct kv_server {
     uv_check_t after_io;     /* flushes AOF then replies after each loop poll */
     uv_signal_t sig_term, sig_int;
     bool shutting_down;
+    bool propagate;          /* someone consumes propagation (AOF on; replicas later) */
     buf prop;                /* propagation of the current event (AOF/replicas) */
     buf prop_cmd;            /* replacement propagation of the running command */
     bool prop_replaced, prop_suppressed;

@@ -560,6 +560,7 @@ int aof_open_and_load(struct kv_server *srv, kv_aof **out)
         return rc;
     }
     *out = aof;
+    srv->propagate = true; /* the AOF consumes every write's propagation */
     return 0;
 }
 

@@ -24,6 +24,7 @@ static void setup(void)
     buf_init(&srv.prop);
     buf_init(&srv.prop_cmd);
     srv.call_depth = 1;
+    srv.propagate = true;
     memset(&cli, 0, sizeof(cli));
     cli.srv = &srv;
     cli.resp = 2;
