@@ -45,8 +45,9 @@ bool outlier_is_ejected(const outlier_state *s, int64_t now_ms);
 bool health_eligible(const bool *usable, int n, int threshold_percent, bool *eligible);
 
 /* Retry budget over all traffic of a cluster (a token bucket refilled by
- * requests): allows a retry while retries stay under budget_percent of
- * requests, with at least min_per_s allowed each second. */
+ * requests, holding at most 10 banked retries): allows a retry while retries
+ * stay under budget_percent of requests, with at least min_per_s allowed each
+ * second. last_ms is the time of the last take. */
 typedef struct retry_budget {
     double tokens;
     int64_t last_ms;

@@ -12,6 +12,12 @@ typedef struct gw_lb gw_lb;
  * enum gw_lb_policy. One instance per worker thread per cluster: pick() is
  * not thread-safe, by design (no lock on the request path). */
 gw_lb *lb_new(int policy, const int *weights, int n);
+/* The same with a stable identity per endpoint (e.g. its address string), so
+ * hash policies move only ~1/n of keys when the list changes; keys NULL means
+ * index keys, as lb_new. Both return NULL for an unknown policy or when n is
+ * outside 0..LB_MAX_ENDPOINTS. */
+#define LB_MAX_ENDPOINTS 4096
+gw_lb *lb_new_keyed(int policy, const int *weights, const char *const *keys, int n);
 void lb_free(gw_lb *lb);
 
 /* What the caller knows at pick time. eligible[i]: endpoint i may receive
@@ -26,7 +32,9 @@ typedef struct lb_input {
     int exclude;  /* an endpoint to avoid (retry to a different one), -1 = none */
 } lb_input;
 
-/* Index of the chosen endpoint, or -1 when none is eligible. Weighted round
+/* Index of the chosen endpoint, or -1 when none is eligible. exclude is
+ * avoided whenever another endpoint is eligible; if it is the only eligible
+ * one it is returned. Weighted round
  * robin is smooth (nginx's algorithm); least_request picks the less loaded of
  * two weighted random choices; random is weighted; ring_hash (ketama-style,
  * 100 points per weight unit, capped) and maglev (table size 65537) map the
