@@ -11,7 +11,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev zlib1g-dev libyaml-dev node-llhttp
-  redis-server redis-tools nginx haproxy wrk
+  redis-server redis-tools nginx haproxy wrk valgrind
   python3 python3-redis python3-pytest
   procps iproute2 curl
 )
