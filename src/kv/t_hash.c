@@ -152,7 +152,18 @@ static size_t hash_mem(const void *obj)
     return sizeof(*h) + dict_mem(h) + dict_nodes_mem(h, 64);
 }
 
-const kv_type_ops thash_ops = {hash_free, hash_dup, hash_len, hash_rewrite, hash_mem};
+static void hash_each(const void *obj, kv_elem_fn fn, void *priv)
+{
+    dict_iter it;
+    dict_iter_init(&it, (dict *)obj, false);
+    for (dict_node *n; (n = dict_iter_next(&it));) {
+        const hfield *f = (const hfield *)n;
+        if (!fn(f->data, f->flen, priv) || !fn(hf_val(f), f->vlen, priv)) break;
+    }
+    dict_iter_done(&it);
+}
+
+const kv_type_ops thash_ops = {hash_free, hash_dup, hash_len, hash_rewrite, hash_mem, hash_each};
 
 /* ---- command helpers ---- */
 

@@ -397,54 +397,32 @@ static void randomkey_cmd(kv_client *c)
 
 /* ---- OBJECT ---- */
 
-/* Values at most this big (by the type's estimate) are looked at element by
- * element; anything bigger cannot be in a compact encoding anyway. */
-#define COMPACT_MEM_MAX (256 * 1024)
+/* Limits of a compact encoding while a walk checks elements. */
+typedef struct compact_check {
+    size_t max_bytes;
+    bool ints;
+    bool ok;
+} compact_check;
 
-/* Read "<prefix><int>\r\n" at *pos. */
-static bool read_len(const char *p, size_t len, size_t *pos, char prefix, int64_t *out)
+static bool elem_compact(const char *p, size_t len, void *priv)
 {
-    if (*pos >= len || p[*pos] != prefix) return false;
-    const char *start = p + *pos + 1;
-    const char *cr = memchr(start, '\r', len - *pos - 1);
-    if (cr == NULL || !str_to_i64(start, (size_t)(cr - start), out)) return false;
-    *pos = (size_t)(cr - p) + 2;
-    return true;
-}
-
-/* Whether every element in the RESP commands of an AOF rewrite (arguments
- * after the command name and key) fits a compact encoding. */
-static bool elements_compact(const char *p, size_t len, size_t max_bytes, bool ints)
-{
-    size_t pos = 0;
-    while (pos < len) {
-        int64_t argc, n, v;
-        if (!read_len(p, len, &pos, '*', &argc)) return false;
-        for (int64_t i = 0; i < argc; i++) {
-            if (!read_len(p, len, &pos, '$', &n) || n < 0 || (uint64_t)n + 2 > len - pos) return false;
-            if (i >= 2 && ints && !str_to_i64(p + pos, (size_t)n, &v)) return false;
-            if (i >= 2 && !ints && (size_t)n > max_bytes) return false;
-            pos += (size_t)n + 2;
-        }
-    }
-    return true;
+    compact_check *cc = priv;
+    int64_t v;
+    if (cc->ints ? !str_to_i64(p, len, &v) : len > cc->max_bytes) cc->ok = false;
+    return cc->ok;
 }
 
 /* Whether Redis would still hold this value compactly (listpack, intset):
  * at most max_entries elements, each at most max_bytes (or all integers).
- * The elements are seen through the type's AOF rewrite, the one view of
- * them that types.h offers. */
+ * The walk stops at the first element that does not fit. */
 static bool compact(const kv_entry *e, size_t max_entries, size_t max_bytes, bool ints)
 {
     const kv_type_ops *ops = kv_type_ops_of(entry_type(e));
     void *obj = entry_obj(e);
-    if (ops == NULL || ops->len(obj) > max_entries || ops->mem(obj) > COMPACT_MEM_MAX) return false;
-    buf b;
-    buf_init(&b);
-    ops->rewrite(obj, "k", 1, &b);
-    bool ok = elements_compact(b.data, b.len, max_bytes, ints);
-    buf_free(&b);
-    return ok;
+    if (ops == NULL || ops->len(obj) > max_entries) return false;
+    compact_check cc = {max_bytes, ints, true};
+    ops->each(obj, elem_compact, &cc);
+    return cc.ok;
 }
 
 /* The encoding Redis 7.0 would report with its default thresholds. */

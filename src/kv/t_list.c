@@ -597,7 +597,16 @@ static void list_rewrite(const void *obj, const char *key, size_t klen, buf *out
     }
 }
 
-const kv_type_ops tlist_ops = {list_free, list_dup, list_len, list_rewrite, list_mem};
+static void list_each(const void *obj, kv_elem_fn fn, void *priv)
+{
+    const deque *d = obj;
+    deque_iter it;
+    deque_iter_init(&it, d, 0, deque_len(d), false);
+    for (hstr *s; (s = deque_iter_next(&it));)
+        if (!fn(s->data, s->len, priv)) break;
+}
+
+const kv_type_ops tlist_ops = {list_free, list_dup, list_len, list_rewrite, list_mem, list_each};
 
 kv_cmd kv_cmds_list[] = {
     {"lpush", lpush_cmd, -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "1.0.0"},

@@ -124,7 +124,18 @@ static size_t set_mem(const void *obj)
     return sizeof(*s) + dict_mem(s) + dict_nodes_mem(s, 64);
 }
 
-const kv_type_ops tset_ops = {set_free, set_dup, set_len, set_rewrite, set_mem};
+static void set_each(const void *obj, kv_elem_fn fn, void *priv)
+{
+    dict_iter it;
+    dict_iter_init(&it, (dict *)obj, false);
+    for (dict_node *n; (n = dict_iter_next(&it));) {
+        const smember *m = (const smember *)n;
+        if (!fn(m->data, m->len, priv)) break;
+    }
+    dict_iter_done(&it);
+}
+
+const kv_type_ops tset_ops = {set_free, set_dup, set_len, set_rewrite, set_mem, set_each};
 
 /* ---- command helpers ---- */
 

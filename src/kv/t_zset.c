@@ -1105,7 +1105,16 @@ static void zset_rewrite(const void *obj, const char *key, size_t klen, buf *out
     }
 }
 
-const kv_type_ops tzset_ops = {zset_free, zset_dup, zset_len, zset_rewrite, zset_mem};
+static void zset_each(const void *obj, kv_elem_fn fn, void *priv)
+{
+    for (const zsl_node *x = zsl_first(obj); x; x = zsl_next(x)) {
+        char tmp[40];
+        int n = double_to_str(tmp, sizeof(tmp), x->score);
+        if (!fn(zsl_member(x), x->mlen, priv) || !fn(tmp, (size_t)n, priv)) break;
+    }
+}
+
+const kv_type_ops tzset_ops = {zset_free, zset_dup, zset_len, zset_rewrite, zset_mem, zset_each};
 
 #define W CMD_WRITE
 #define R CMD_READONLY
