@@ -37,7 +37,7 @@ void cmd_table_init(void)
     dict_init(&g_cmds, &cmd_dict_type);
     kv_cmd *tables[] = {kv_cmds_server, kv_cmds_keys, kv_cmds_string, kv_cmds_hash,
                         kv_cmds_list,   kv_cmds_set,  kv_cmds_zset,   kv_cmds_pubsub,
-                        kv_cmds_multi};
+                        kv_cmds_multi,  kv_cmds_debug};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (kv_cmd *cmd = tables[t]; cmd->name; cmd++) {
             if (dict_find(&g_cmds, cmd->name, strlen(cmd->name))) {
