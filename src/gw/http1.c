@@ -1,0 +1,674 @@
+/* http1.c — sans-I/O HTTP/1.1 message heads on top of llhttp: parse, validate, rewrite. */
+#include "http1.h"
+#include "../common/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Which header callback ran last, to join spans llhttp splits across reads. */
+enum { CB_NONE, CB_FIELD, CB_VALUE, CB_VALUE_DONE };
+
+/* ---- small string helpers ---- */
+
+static bool is_tchar(unsigned char c)
+{
+    /* RFC 9110 5.6.2 token characters. */
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    return c != 0 && strchr(extra, c) != NULL;
+}
+
+static bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+static void trim(const char **s, size_t *len)
+{
+    while (*len && is_ows((*s)[0])) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len && is_ows((*s)[*len - 1])) (*len)--;
+}
+
+static bool name_is(const h1_head *h, const h1_header *x, const char *name)
+{
+    return str_eq_nocase(h1_str(h, x->name), x->name.len, name);
+}
+
+/* ---- head queries ---- */
+
+const char *h1_get(const h1_head *h, const char *name, size_t *len)
+{
+    for (int i = 0; i < h->nhdr; i++) {
+        if (name_is(h, &h->hdr[i], name)) {
+            *len = h->hdr[i].value.len;
+            return h1_str(h, h->hdr[i].value);
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
+int h1_count(const h1_head *h, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < h->nhdr; i++) n += name_is(h, &h->hdr[i], name);
+    return n;
+}
+
+/* Search one Cookie header value "a=1; b=2" for name. */
+static const char *cookie_in(const char *v, size_t vlen, const char *name, size_t *len)
+{
+    size_t nlen = strlen(name);
+    while (vlen) {
+        const char *semi = memchr(v, ';', vlen);
+        size_t plen = semi ? (size_t)(semi - v) : vlen;
+        const char *pair = v;
+        size_t pl = plen;
+        trim(&pair, &pl);
+        const char *eq = memchr(pair, '=', pl);
+        if (eq && (size_t)(eq - pair) == nlen && memcmp(pair, name, nlen) == 0) {
+            *len = pl - nlen - 1;
+            return eq + 1;
+        }
+        if (!semi) break;
+        v += plen + 1;
+        vlen -= plen + 1;
+    }
+    return NULL;
+}
+
+const char *h1_cookie(const h1_head *h, const char *name, size_t *len)
+{
+    for (int i = 0; i < h->nhdr; i++) {
+        if (!name_is(h, &h->hdr[i], "cookie")) continue;
+        const char *v = cookie_in(h1_str(h, h->hdr[i].value), h->hdr[i].value.len, name, len);
+        if (v) return v;
+    }
+    *len = 0;
+    return NULL;
+}
+
+bool h1_idempotent(int method)
+{
+    switch (method) {
+    case HTTP_GET: case HTTP_HEAD: case HTTP_OPTIONS:
+    case HTTP_PUT: case HTTP_DELETE: case HTTP_TRACE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool h1_is_hop_by_hop(const char *name, size_t len)
+{
+    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
+                                      "trailer", "upgrade", "transfer-encoding"};
+    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+        if (str_eq_nocase(name, len, hop[i])) return true;
+    return false;
+}
+
+void h1_request_target(const h1_head *h, h1_target *t)
+{
+    const char *u = h1_str(h, h->url);
+    size_t ulen = h->url.len;
+    const char *sep = ulen > 3 ? memchr(u, ':', ulen < 8 ? ulen : 8) : NULL;
+    memset(t, 0, sizeof(*t));
+    if (sep && (size_t)(sep - u) + 3 <= ulen && sep[1] == '/' && sep[2] == '/') {
+        /* absolute-form: scheme://authority/path (RFC 9112 3.2.2) */
+        const char *a = sep + 3, *end = u + ulen, *p = a;
+        while (p < end && *p != '/' && *p != '?') p++;
+        const char *at = memchr(a, '@', (size_t)(p - a));
+        if (at) a = at + 1;
+        t->host = a;
+        t->host_len = (size_t)(p - a);
+        t->path = p;
+        t->path_len = (size_t)(end - p);
+    } else {
+        t->host = h1_get(h, "host", &t->host_len);
+        if (t->host == NULL) t->host = "";
+        t->path = u;
+        t->path_len = ulen;
+    }
+    const char *q = memchr(t->path, '?', t->path_len);
+    t->route_path_len = q ? (size_t)(q - t->path) : t->path_len;
+}
+
+/* ---- parser callbacks ---- */
+
+static h1_parser *P(llhttp_t *ll) { return ll->data; }
+
+static int fail(h1_parser *p, int status, const char *reason)
+{
+    if (p->err_status == 0) {
+        p->err_status = status;
+        p->err_reason = reason;
+    }
+    return HPE_USER;
+}
+
+static void store(h1_parser *p, const char *at, size_t len) { buf_append(&p->head.store, at, len); }
+
+static int on_url(llhttp_t *ll, const char *at, size_t len)
+{
+    h1_parser *p = P(ll);
+    if (p->head.url.len == 0) p->head.url.off = (uint32_t)p->head.store.len;
+    p->head.url.len += (uint32_t)len;
+    if (p->lim.max_url_bytes && p->head.url.len > p->lim.max_url_bytes)
+        return fail(p, 414, "request-target too long");
+    store(p, at, len);
+    return 0;
+}
+
+static int on_status(llhttp_t *ll, const char *at, size_t len)
+{
+    h1_parser *p = P(ll);
+    if (p->head.reason.len == 0) p->head.reason.off = (uint32_t)p->head.store.len;
+    p->head.reason.len += (uint32_t)len;
+    store(p, at, len);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    h1_parser *p = P(ll);
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i])) return fail(p, 400, "invalid header name");
+    bool in_head = p->state == H1S_HEAD; /* else a trailer: validated, not kept */
+    if (p->last_cb != CB_FIELD) {
+        if (in_head && p->head.nhdr == H1_MAX_HEADERS) return fail(p, 431, "too many headers");
+        if (in_head) {
+            h1_header *x = &p->head.hdr[p->head.nhdr];
+            memset(x, 0, sizeof(*x));
+            x->name.off = (uint32_t)p->head.store.len;
+        }
+        p->last_cb = CB_FIELD;
+        p->field_len = 0;
+    }
+    p->field_len += len;
+    if (in_head) {
+        p->head.hdr[p->head.nhdr].name.len += (uint32_t)len;
+        store(p, at, len);
+    }
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *ll)
+{
+    h1_parser *p = P(ll);
+    if (p->last_cb != CB_FIELD || p->field_len == 0) {
+        fail(p, 400, "empty header name");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    h1_parser *p = P(ll);
+    /* A value continuing after its line ended is obs-fold (RFC 9112 5.2). */
+    if (p->last_cb == CB_VALUE_DONE) return fail(p, 400, "obsolete line folding");
+    if (p->state != H1S_HEAD) {
+        p->last_cb = CB_VALUE;
+        return 0;
+    }
+    h1_header *x = &p->head.hdr[p->head.nhdr];
+    if (p->last_cb != CB_VALUE) {
+        x->value.off = (uint32_t)p->head.store.len;
+        p->last_cb = CB_VALUE;
+    }
+    x->value.len += (uint32_t)len;
+    store(p, at, len);
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    h1_parser *p = P(ll);
+    if (p->state == H1S_HEAD) {
+        h1_header *x = &p->head.hdr[p->head.nhdr];
+        if (p->last_cb == CB_FIELD) x->value.off = (uint32_t)p->head.store.len;
+        const char *v = h1_str(&p->head, x->value);
+        size_t vlen = x->value.len;
+        trim(&v, &vlen);
+        x->value.off = (uint32_t)(v - p->head.store.data);
+        x->value.len = (uint32_t)vlen;
+        p->head.nhdr++;
+    }
+    p->last_cb = CB_VALUE_DONE;
+    return 0;
+}
+
+/* Request rules llhttp leaves to us (RFC 9112 3.2, 6.1; RFC 9110 10.1.1). */
+static int validate_request(h1_parser *p)
+{
+    h1_head *h = &p->head;
+    if (h->major != 1) return fail(p, 505, "HTTP version not supported");
+    if (h->method == HTTP_CONNECT) return fail(p, 501, "CONNECT is not supported");
+    int hosts = h1_count(h, "host");
+    if (hosts > 1) return fail(p, 400, "more than one Host header");
+    if (hosts == 0 && h->minor >= 1) return fail(p, 400, "missing Host header");
+    if (h->minor == 0 && h1_count(h, "transfer-encoding"))
+        return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (h->has_length && p->lim.max_body_bytes && h->content_length > p->lim.max_body_bytes)
+        return fail(p, 413, "request body too large");
+    size_t elen;
+    const char *e = h1_get(h, "expect", &elen);
+    if (e && h->minor >= 1) {
+        if (!str_eq_nocase(e, elen, "100-continue")) return fail(p, 417, "unsupported Expect");
+        h->expect_continue = true;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+    h1_parser *p = P(ll);
+    h1_head *h = &p->head;
+    h->method = ll->method;
+    h->status = ll->status_code;
+    h->major = ll->http_major;
+    h->minor = ll->http_minor;
+    h->chunked = (ll->flags & F_CHUNKED) != 0;
+    h->has_length = (ll->flags & F_CONTENT_LENGTH) != 0;
+    h->content_length = h->has_length ? ll->content_length : 0;
+    h->keep_alive = llhttp_should_keep_alive(ll) != 0;
+    h->upgrade = ll->upgrade != 0;
+    p->ev_head = true;
+    p->last_cb = CB_NONE;
+    if (p->kind == H1_REQUEST) {
+        if (validate_request(p) != 0) return -1;
+    } else {
+        if (h->major != 1 || h->status < 100 || h->status > 599) {
+            fail(p, 502, "invalid status line");
+            return -1;
+        }
+        if (p->skip_body) return 1; /* response to HEAD: no body follows */
+    }
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    h1_parser *p = P(ll);
+    p->body_bytes += len;
+    if (p->lim.max_body_bytes && p->body_bytes > p->lim.max_body_bytes)
+        return fail(p, 413, "request body too large");
+    if (p->body_out) buf_append(p->body_out, at, len);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    P(ll)->ev_done = true;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t g_settings = {
+    .on_url = on_url,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- parser driver ---- */
+
+static void head_reset(h1_head *h)
+{
+    buf saved = h->store;
+    memset(h, 0, sizeof(*h));
+    h->store = saved;
+    buf_reset(&h->store);
+}
+
+void h1_parser_init(h1_parser *p, enum h1_kind kind, const h1_limits *lim)
+{
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    p->lim = *lim;
+    buf_init(&p->head.store);
+    llhttp_init(&p->ll, kind == H1_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE, &g_settings);
+    p->ll.data = p;
+    p->after_lf = true;
+}
+
+void h1_parser_free(h1_parser *p) { buf_free(&p->head.store); }
+
+void h1_parser_reset(h1_parser *p)
+{
+    buf store = p->head.store;
+    enum h1_kind kind = p->kind;
+    h1_limits lim = p->lim;
+    memset(p, 0, sizeof(*p));
+    p->head.store = store;
+    buf_reset(&p->head.store);
+    p->kind = kind;
+    p->lim = lim;
+    llhttp_init(&p->ll, kind == H1_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE, &g_settings);
+    p->ll.data = p;
+    p->after_lf = true;
+}
+
+static h1_ev error(h1_parser *p, int status, const char *reason)
+{
+    p->state = H1S_ERROR;
+    if (p->err_status == 0) {
+        p->err_status = status;
+        p->err_reason = reason;
+    }
+    if (p->kind == H1_RESPONSE) p->err_status = 502;
+    return H1_ERROR;
+}
+
+static h1_ev ll_error(h1_parser *p, llhttp_errno_t err)
+{
+    const char *why = llhttp_get_error_reason(&p->ll);
+    int status = err == HPE_INVALID_VERSION ? 505 : 400;
+    return error(p, status, why ? why : llhttp_errno_name(err));
+}
+
+/* obs-fold and whitespace before the first header: a head line that starts
+ * with SP or HTAB (RFC 9112 5.2, 2.2) is rejected, whatever llhttp makes of it. */
+static bool scan_folds(h1_parser *p, const char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p->after_lf && is_ows(d[i]) && p->head_bytes + i > 0) return false;
+        p->after_lf = d[i] == '\n';
+    }
+    return true;
+}
+
+/* Run llhttp over d[0..n); returns its errno and the bytes it consumed. */
+static llhttp_errno_t run(h1_parser *p, const char *d, size_t n, size_t *used)
+{
+    if (p->paused) {
+        llhttp_resume(&p->ll);
+        p->paused = false;
+    }
+    llhttp_errno_t err = llhttp_execute(&p->ll, d ? d : "", n);
+    *used = err == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&p->ll) - (d ? d : ""));
+    if (err == HPE_PAUSED) p->paused = true;
+    return err;
+}
+
+/* The head just ended (paused in on_headers_complete, or with no body). */
+static h1_ev head_complete(h1_parser *p)
+{
+    p->ev_head = false;
+    if (p->ev_done) { /* response to HEAD: already complete */
+        p->ev_done = false;
+        p->state = H1S_DONE;
+        return H1_HEAD;
+    }
+    /* Let llhttp finish a body-less message now, consuming nothing. */
+    size_t used;
+    llhttp_errno_t err = run(p, "", 0, &used);
+    if (err == HPE_PAUSED && p->ev_done) {
+        p->ev_done = false;
+        p->state = H1S_DONE;
+    } else if (err != HPE_OK) {
+        return ll_error(p, err);
+    } else {
+        p->state = H1S_BODY;
+    }
+    return H1_HEAD;
+}
+
+static h1_ev feed_head(h1_parser *p, const char *data, size_t len, size_t *used)
+{
+    uint64_t max = p->kind == H1_REQUEST ? p->lim.max_head_bytes : H1_MAX_RESPONSE_HEAD;
+    uint64_t room = max > p->head_bytes ? max - p->head_bytes : 0;
+    size_t n = len < room ? len : (size_t)room;
+    if (n == 0 && len > 0) return error(p, 431, "request head too large");
+    llhttp_errno_t err = run(p, data, n, used);
+    if (!scan_folds(p, data, *used)) return error(p, 400, "obsolete line folding");
+    p->head_bytes += *used;
+    if (err == HPE_PAUSED && p->ev_head) return head_complete(p);
+    if (err != HPE_OK) return ll_error(p, err);
+    if (p->head_bytes >= max && n > 0) return error(p, 431, "request head too large");
+    return H1_AGAIN;
+}
+
+static h1_ev feed_body(h1_parser *p, const char *data, size_t len, size_t *used)
+{
+    llhttp_errno_t err = run(p, data, len, used);
+    if (err == HPE_OK) return len ? H1_BODY : H1_AGAIN;
+    if (err == HPE_PAUSED && p->ev_done) {
+        p->ev_done = false;
+        p->state = H1S_DONE;
+        return H1_DONE;
+    }
+    return ll_error(p, err);
+}
+
+h1_ev h1_feed(h1_parser *p, const char *data, size_t len, size_t *used)
+{
+    *used = 0;
+    if (p->state == H1S_DONE) {
+        /* Nothing may follow a final message (Connection: close, upgrade). */
+        if (!p->head.keep_alive || p->head.upgrade)
+            return error(p, 400, "data after the last message of the connection");
+        head_reset(&p->head);
+        p->state = H1S_HEAD;
+        p->head_bytes = 0;
+        p->body_bytes = 0;
+        p->last_cb = CB_NONE;
+        p->after_lf = true;
+    }
+    switch (p->state) {
+    case H1S_HEAD: return feed_head(p, data, len, used);
+    case H1S_BODY: return feed_body(p, data, len, used);
+    default: return H1_ERROR;
+    }
+}
+
+h1_ev h1_finish(h1_parser *p)
+{
+    if (p->state == H1S_ERROR) return H1_ERROR;
+    if (p->state == H1S_DONE) return H1_DONE;
+    if (p->paused) {
+        llhttp_resume(&p->ll);
+        p->paused = false;
+    }
+    llhttp_errno_t err = llhttp_finish(&p->ll);
+    if (p->ev_done) {
+        p->ev_done = false;
+        p->paused = err == HPE_PAUSED;
+        p->state = H1S_DONE;
+        return H1_DONE;
+    }
+    return error(p, 400, "connection closed in the middle of a message");
+}
+
+bool h1_needs_eof(const h1_parser *p)
+{
+    return p->state == H1S_BODY && llhttp_message_needs_eof(&p->ll);
+}
+
+/* ---- writing heads ---- */
+
+typedef struct conn_tokens {
+    const char *tok[H1_MAX_CONN_TOKENS];
+    size_t len[H1_MAX_CONN_TOKENS];
+    int n;
+} conn_tokens;
+
+/* Names listed in Connection headers: hop-by-hop for this message. */
+static void collect_tokens(const h1_head *h, conn_tokens *t)
+{
+    t->n = 0;
+    for (int i = 0; i < h->nhdr; i++) {
+        if (!name_is(h, &h->hdr[i], "connection")) continue;
+        const char *v = h1_str(h, h->hdr[i].value);
+        size_t vlen = h->hdr[i].value.len;
+        while (vlen && t->n < H1_MAX_CONN_TOKENS) {
+            const char *comma = memchr(v, ',', vlen);
+            size_t l = comma ? (size_t)(comma - v) : vlen;
+            const char *tok = v;
+            size_t tl = l;
+            trim(&tok, &tl);
+            if (tl) {
+                t->tok[t->n] = tok;
+                t->len[t->n++] = tl;
+            }
+            if (!comma) break;
+            v += l + 1;
+            vlen -= l + 1;
+        }
+    }
+}
+
+static bool listed(const conn_tokens *t, const char *name, size_t len)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->len[i] == len && strncasecmp(t->tok[i], name, len) == 0) return true;
+    return false;
+}
+
+static void put_header(buf *out, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    buf_append(out, name, nlen);
+    buf_append(out, ": ", 2);
+    buf_append(out, v, vlen);
+    buf_append(out, "\r\n", 2);
+}
+
+/* "Name: v1, v2, ..., last\r\n" over every header called name, plus last. */
+static void put_joined(buf *out, const h1_head *h, const char *name, const char *canon,
+                       const char *last)
+{
+    buf_append_str(out, canon);
+    buf_append(out, ": ", 2);
+    for (int i = 0; i < h->nhdr; i++) {
+        if (!name_is(h, &h->hdr[i], name) || h->hdr[i].value.len == 0) continue;
+        buf_append(out, h1_str(h, h->hdr[i].value), h->hdr[i].value.len);
+        buf_append(out, ", ", 2);
+    }
+    buf_append_str(out, last);
+    buf_append(out, "\r\n", 2);
+}
+
+/* Whether header x is dropped when forwarding (hop-by-hop or ours to set). */
+static bool dropped(const h1_head *h, const h1_header *x, const conn_tokens *t)
+{
+    const char *n = h1_str(h, x->name);
+    size_t len = x->name.len;
+    return h1_is_hop_by_hop(n, len) || listed(t, n, len) || str_eq_nocase(n, len, "via");
+}
+
+void h1_write_request(const h1_head *h, const h1_fwd_req *o, buf *out)
+{
+    conn_tokens t;
+    collect_tokens(h, &t);
+    h1_target tg;
+    h1_request_target(h, &tg);
+    bool absolute = tg.path != h1_str(h, h->url) || h->url.len == 0;
+    buf_append_str(out, llhttp_method_name((llhttp_method_t)h->method));
+    buf_append(out, " ", 1);
+    bool star = tg.path_len == 1 && tg.path[0] == '*';
+    if (!star && (tg.path_len == 0 || tg.path[0] != '/')) buf_append(out, "/", 1);
+    buf_append(out, tg.path, tg.path_len);
+    buf_append_str(out, " HTTP/1.1\r\n");
+    bool have_host = false;
+    for (int i = 0; i < h->nhdr; i++) {
+        const h1_header *x = &h->hdr[i];
+        const char *n = h1_str(h, x->name);
+        if (dropped(h, x, &t) || str_eq_nocase(n, x->name.len, "x-forwarded-for") ||
+            str_eq_nocase(n, x->name.len, "x-forwarded-proto") ||
+            (o->strip_expect && str_eq_nocase(n, x->name.len, "expect")))
+            continue;
+        if (str_eq_nocase(n, x->name.len, "host")) {
+            have_host = true;
+            if (absolute) { /* the authority of an absolute-form target wins */
+                put_header(out, "Host", 4, tg.host, tg.host_len);
+                continue;
+            }
+        }
+        put_header(out, n, x->name.len, h1_str(h, x->value), x->value.len);
+    }
+    if (!have_host) {
+        const char *host = absolute && tg.host_len ? tg.host : o->host;
+        size_t hl = absolute && tg.host_len ? tg.host_len : strlen(o->host);
+        put_header(out, "Host", 4, host, hl);
+    }
+    if (h->chunked) buf_append_str(out, "Transfer-Encoding: chunked\r\n");
+    put_joined(out, h, "x-forwarded-for", "X-Forwarded-For", o->client_ip);
+    buf_printf(out, "X-Forwarded-Proto: %s\r\n", o->proto);
+    put_joined(out, h, "via", "Via", "1.1 halo");
+    buf_append(out, "\r\n", 2);
+}
+
+void h1_write_response(const h1_head *h, const h1_fwd_resp *o, buf *out)
+{
+    conn_tokens t;
+    collect_tokens(h, &t);
+    buf_printf(out, "HTTP/1.1 %d ", h->status);
+    if (h->reason.len) buf_append(out, h1_str(h, h->reason), h->reason.len);
+    else buf_append_str(out, h1_status_text(h->status));
+    buf_append(out, "\r\n", 2);
+    for (int i = 0; i < h->nhdr; i++) {
+        const h1_header *x = &h->hdr[i];
+        if (dropped(h, x, &t)) continue;
+        put_header(out, h1_str(h, x->name), x->name.len, h1_str(h, x->value), x->value.len);
+    }
+    if (h->chunked && !o->dechunk) buf_append_str(out, "Transfer-Encoding: chunked\r\n");
+    put_joined(out, h, "via", "Via", "1.1 halo");
+    if (o->close) buf_append_str(out, "Connection: close\r\n");
+    else if (o->keep_alive_10) buf_append_str(out, "Connection: keep-alive\r\n");
+    buf_append(out, "\r\n", 2);
+}
+
+void h1_write_error(int status, const char *detail, bool close, bool no_body, buf *out)
+{
+    char body[256];
+    int n = detail && detail[0]
+                ? snprintf(body, sizeof(body), "%d %s: %s\n", status, h1_status_text(status), detail)
+                : snprintf(body, sizeof(body), "%d %s\n", status, h1_status_text(status));
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof(body)) n = sizeof(body) - 1;
+    buf_printf(out,
+               "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+               "Content-Length: %d\r\n%s\r\n",
+               status, h1_status_text(status), n, close ? "Connection: close\r\n" : "");
+    if (!no_body) buf_append(out, body, (size_t)n);
+}
+
+const char *h1_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}

@@ -1,0 +1,533 @@
+/* test_gw_http1.c — the gateway's HTTP/1.1 head handling: parsing, validation, rewriting. */
+#include "gw/accesslog.h"
+#include "gw/http1.h"
+#include "test.h"
+
+#include <stdlib.h>
+
+static const h1_limits LIM = {64 * 1024, 8 * 1024, 0};
+
+/* Feed a whole request; returns the first event that is not H1_AGAIN/H1_BODY. */
+static h1_ev feed_all(h1_parser *p, const char *s, size_t len, size_t *consumed)
+{
+    size_t off = 0, used;
+    h1_ev ev = H1_AGAIN;
+    while (off < len) {
+        ev = h1_feed(p, s + off, len - off, &used);
+        off += used;
+        if (ev != H1_AGAIN && ev != H1_BODY) break;
+    }
+    if (consumed) *consumed = off;
+    return ev;
+}
+
+/* Status a request gets from the parser (0 when it parses cleanly). */
+static int status_of(const char *req, size_t len, const h1_limits *lim)
+{
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, lim ? lim : &LIM);
+    size_t off = 0, used;
+    h1_ev ev = H1_AGAIN;
+    for (int steps = 0; steps < 1000 && ev != H1_ERROR && ev != H1_DONE; steps++) {
+        if (ev == H1_HEAD && h1_done(&p)) break;
+        ev = h1_feed(&p, req + off, len - off, &used);
+        off += used;
+        if (off == len && (ev == H1_AGAIN || ev == H1_BODY)) break;
+    }
+    int st = ev == H1_ERROR ? p.err_status : 0;
+    h1_parser_free(&p);
+    return st;
+}
+
+#define STATUS(lit) status_of(lit, sizeof(lit) - 1, NULL)
+
+static bool value_is(const h1_head *h, const char *name, const char *want)
+{
+    size_t len;
+    const char *v = h1_get(h, name, &len);
+    return v && len == strlen(want) && memcmp(v, want, len) == 0;
+}
+
+static void test_simple_get(void)
+{
+    const char req[] = "GET /a/b?x=1 HTTP/1.1\r\nHost: example.com:8080\r\nX-A:  spaced  \r\n\r\n";
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    size_t used;
+    CHECK_EQ_INT(h1_feed(&p, req, sizeof(req) - 1, &used), H1_HEAD);
+    CHECK_EQ_INT(used, sizeof(req) - 1);
+    CHECK(h1_done(&p));
+    CHECK_EQ_INT(p.head.method, HTTP_GET);
+    CHECK_EQ_INT(p.head.minor, 1);
+    CHECK(p.head.keep_alive);
+    CHECK(value_is(&p.head, "host", "example.com:8080"));
+    CHECK(value_is(&p.head, "x-a", "spaced"));
+    h1_target t;
+    h1_request_target(&p.head, &t);
+    CHECK_MEM(t.host, t.host_len, "example.com:8080");
+    CHECK_MEM(t.path, t.path_len, "/a/b?x=1");
+    CHECK_EQ_INT(t.route_path_len, 4);
+    h1_parser_free(&p);
+}
+
+static void test_bytewise_same_head(void)
+{
+    const char req[] = "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nX-Long: "
+                       "abcdefghijklmnopqrstuvwxyz\r\n\r\nhello";
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    size_t used, off = 0;
+    h1_ev ev = H1_AGAIN;
+    while (ev == H1_AGAIN) {
+        ev = h1_feed(&p, req + off, 1, &used);
+        off += used;
+    }
+    CHECK_EQ_INT(ev, H1_HEAD);
+    CHECK(value_is(&p.head, "x-long", "abcdefghijklmnopqrstuvwxyz"));
+    CHECK(p.head.has_length && p.head.content_length == 5);
+    CHECK(!h1_done(&p));
+    size_t body = 0;
+    while (off < sizeof(req) - 1) {
+        ev = h1_feed(&p, req + off, 1, &used);
+        off += used;
+        body += used;
+        if (ev == H1_DONE) break;
+        CHECK_EQ_INT(ev, H1_BODY);
+    }
+    CHECK_EQ_INT(ev, H1_DONE);
+    CHECK_EQ_INT(body, 5);
+    h1_parser_free(&p);
+}
+
+static void test_pipelined(void)
+{
+    const char req[] = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                       "POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                       "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    size_t off = 0, used;
+    CHECK_EQ_INT(h1_feed(&p, req, sizeof(req) - 1, &used), H1_HEAD);
+    off += used;
+    CHECK(h1_done(&p));
+    CHECK_MEM(h1_str(&p.head, p.head.url), p.head.url.len, "/1");
+    CHECK_EQ_INT(h1_feed(&p, req + off, sizeof(req) - 1 - off, &used), H1_HEAD);
+    off += used;
+    CHECK_MEM(h1_str(&p.head, p.head.url), p.head.url.len, "/2");
+    CHECK_EQ_INT(h1_feed(&p, req + off, sizeof(req) - 1 - off, &used), H1_DONE);
+    CHECK_EQ_INT(used, 3);
+    CHECK_MEM(req + off, used, "abc");
+    off += used;
+    CHECK_EQ_INT(h1_feed(&p, req + off, sizeof(req) - 1 - off, &used), H1_HEAD);
+    CHECK_MEM(h1_str(&p.head, p.head.url), p.head.url.len, "/3");
+    CHECK_EQ_INT(off + used, sizeof(req) - 1);
+    h1_parser_free(&p);
+}
+
+static void test_chunked_raw(void)
+{
+    const char head[] = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char body[] = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: v\r\n\r\n";
+    char all[256];
+    snprintf(all, sizeof(all), "%s%sGET", head, body);
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    size_t used;
+    CHECK_EQ_INT(h1_feed(&p, all, strlen(all), &used), H1_HEAD);
+    CHECK_EQ_INT(used, sizeof(head) - 1);
+    CHECK(p.head.chunked);
+    size_t off = used, raw = 0;
+    h1_ev ev;
+    do {
+        ev = h1_feed(&p, all + off, strlen(all) - off, &used);
+        off += used;
+        raw += used;
+    } while (ev == H1_BODY);
+    CHECK_EQ_INT(ev, H1_DONE);
+    CHECK_EQ_INT(raw, sizeof(body) - 1); /* framing and trailer pass through as sent */
+    CHECK_EQ_INT(p.body_bytes, 11);
+    h1_parser_free(&p);
+}
+
+static void test_smuggling_vectors(void)
+{
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                        "Content-Length: 3\r\n\r\n0\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                        "Content-Length: 3\r\n\r\nabc"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                        "Content-Length: 4\r\n\r\nabcd"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x3\r\n\r\nabc"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "zz\r\nabc\r\n0\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "ffffffffffffffffff\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "3\r\nabcX\r\n0\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n"
+                        "\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400);
+    /* obs-fold, with a value on the first line and without */
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX:\r\n\tb\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\n Host: h\r\n\r\n"), 400);
+    /* NUL and control bytes, whitespace before the colon, empty names, bare LF */
+    CHECK_EQ_INT(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 36, NULL), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX: a\x01" "b\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX : b\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\n: b\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\nX: b\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb: c\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+static void test_request_rules(void)
+{
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\n\r\n"), 400);                       /* no Host */
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);  /* two */
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.0\r\n\r\n"), 0);                         /* fine in 1.0 */
+    CHECK_EQ_INT(STATUS("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
+    CHECK_EQ_INT(STATUS("GET / HTTP/0.9\r\nHost: h\r\n\r\n"), 505);
+    CHECK_EQ_INT(STATUS("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"), 501);
+    CHECK_EQ_INT(STATUS("BREW / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n"), 417);
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    const char e[] = "PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n";
+    size_t used;
+    CHECK_EQ_INT(h1_feed(&p, e, sizeof(e) - 1, &used), H1_HEAD);
+    CHECK(p.head.expect_continue);
+    h1_parser_free(&p);
+}
+
+static void test_limits(void)
+{
+    h1_limits small = {200, 50, 10};
+    char req[400];
+    snprintf(req, sizeof(req), "GET /%060d HTTP/1.1\r\nHost: h\r\n\r\n", 0);
+    CHECK_EQ_INT(status_of(req, strlen(req), &small), 414);
+    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: h\r\nX-Big: %0250d\r\n\r\n", 0);
+    CHECK_EQ_INT(status_of(req, strlen(req), &small), 431);
+    const char big[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world";
+    CHECK_EQ_INT(status_of(big, sizeof(big) - 1, &small), 413);
+    const char chunk[] = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n";
+    CHECK_EQ_INT(status_of(chunk, sizeof(chunk) - 1, &small), 413);
+    /* too many header fields */
+    buf b;
+    buf_init(&b);
+    buf_append_str(&b, "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < H1_MAX_HEADERS + 1; i++) buf_printf(&b, "X-%d: v\r\n", i);
+    buf_append_str(&b, "\r\n");
+    CHECK_EQ_INT(status_of(b.data, b.len, NULL), 431);
+    buf_free(&b);
+    /* a head arriving in pieces still meets the limit exactly once */
+    snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: h\r\nX-Big: %0250d", 0);
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &small);
+    size_t used, off = 0;
+    h1_ev ev = H1_AGAIN;
+    while (ev == H1_AGAIN && off < strlen(req)) {
+        ev = h1_feed(&p, req + off, 7, &used);
+        off += used;
+    }
+    CHECK_EQ_INT(ev, H1_ERROR);
+    CHECK_EQ_INT(p.err_status, 431);
+    CHECK(off <= 200);
+    h1_parser_free(&p);
+}
+
+static void test_http10_keepalive(void)
+{
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    size_t used;
+    const char a[] = "GET / HTTP/1.0\r\n\r\n";
+    CHECK_EQ_INT(h1_feed(&p, a, sizeof(a) - 1, &used), H1_HEAD);
+    CHECK(!p.head.keep_alive);
+    h1_parser_reset(&p);
+    const char b[] = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    CHECK_EQ_INT(h1_feed(&p, b, sizeof(b) - 1, &used), H1_HEAD);
+    CHECK(p.head.keep_alive);
+    h1_parser_reset(&p);
+    const char c[] = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    CHECK_EQ_INT(h1_feed(&p, c, sizeof(c) - 1, &used), H1_HEAD);
+    CHECK(!p.head.keep_alive);
+    h1_parser_free(&p);
+}
+
+static h1_parser *parse_req(const char *s)
+{
+    h1_parser *p = malloc(sizeof(*p));
+    h1_parser_init(p, H1_REQUEST, &LIM);
+    size_t used;
+    if (h1_feed(p, s, strlen(s), &used) != H1_HEAD) fprintf(stderr, "did not parse: %s\n", s);
+    return p;
+}
+
+static void free_req(h1_parser *p)
+{
+    h1_parser_free(p);
+    free(p);
+}
+
+static bool contains(const buf *b, const char *s)
+{
+    return memmem(b->data, b->len, s, strlen(s)) != NULL;
+}
+
+static void test_rewrite_request(void)
+{
+    h1_parser *p = parse_req("POST /x?q HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\n"
+                             "X-Hop: 1\r\nKeep-Alive: 5\r\nProxy-Connection: x\r\nTE: trailers\r\n"
+                             "Trailer: X-T\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\n"
+                             "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+                             "Via: 1.0 other\r\nExpect: 100-continue\r\nX-Keep: yes\r\n\r\n");
+    h1_fwd_req o = {.client_ip = "192.0.2.7", .proto = "http", .host = "10.1.1.1:80",
+                    .strip_expect = true};
+    buf out;
+    buf_init(&out);
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(strncmp(out.data, "POST /x?q HTTP/1.1\r\n", 20) == 0);
+    CHECK(contains(&out, "\r\nHost: h\r\n"));
+    CHECK(contains(&out, "\r\nX-Keep: yes\r\n"));
+    CHECK(contains(&out, "\r\nTransfer-Encoding: chunked\r\n"));
+    CHECK(contains(&out, "\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\n"));
+    CHECK(contains(&out, "\r\nX-Forwarded-Proto: http\r\n"));
+    CHECK(contains(&out, "\r\nVia: 1.0 other, 1.1 halo\r\n"));
+    CHECK(!contains(&out, "Connection"));
+    CHECK(!contains(&out, "X-Hop"));
+    CHECK(!contains(&out, "Keep-Alive"));
+    CHECK(!contains(&out, "TE:"));
+    CHECK(!contains(&out, "Trailer"));
+    CHECK(!contains(&out, "Upgrade"));
+    CHECK(!contains(&out, "Expect"));
+    CHECK(!contains(&out, "https"));
+    CHECK(memcmp(out.data + out.len - 5, "\r\n\r\n", 4) == 0);
+    free_req(p);
+
+    /* HTTP/1.0 without Host gets one; absolute-form becomes origin-form */
+    buf_reset(&out);
+    p = parse_req("GET / HTTP/1.0\r\n\r\n");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(strncmp(out.data, "GET / HTTP/1.1\r\n", 16) == 0);
+    CHECK(contains(&out, "\r\nHost: 10.1.1.1:80\r\n"));
+    CHECK(contains(&out, "\r\nX-Forwarded-For: 192.0.2.7\r\n"));
+    CHECK(contains(&out, "\r\nVia: 1.1 halo\r\n"));
+    free_req(p);
+    buf_reset(&out);
+    p = parse_req("GET http://user@Example.org:81/p/q?z HTTP/1.1\r\nHost: other\r\n\r\n");
+    h1_target t;
+    h1_request_target(&p->head, &t);
+    CHECK_MEM(t.host, t.host_len, "Example.org:81");
+    CHECK_MEM(t.path, t.path_len, "/p/q?z");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(strncmp(out.data, "GET /p/q?z HTTP/1.1\r\n", 21) == 0);
+    CHECK(contains(&out, "\r\nHost: Example.org:81\r\n"));
+    CHECK(!contains(&out, "other"));
+    free_req(p);
+    buf_free(&out);
+}
+
+static void test_cookie(void)
+{
+    h1_parser *p = parse_req("GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1; sid=xyz; b=2\r\n"
+                             "Cookie: late=9\r\n\r\n");
+    size_t len;
+    const char *v = h1_cookie(&p->head, "sid", &len);
+    CHECK(v && len == 3 && memcmp(v, "xyz", 3) == 0);
+    v = h1_cookie(&p->head, "late", &len);
+    CHECK(v && len == 1 && v[0] == '9');
+    CHECK(h1_cookie(&p->head, "si", &len) == NULL);
+    free_req(p);
+}
+
+/* ---- responses ---- */
+
+static void test_response_basic(void)
+{
+    h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
+    h1_parser p;
+    h1_parser_init(&p, H1_RESPONSE, &rl);
+    const char r[] = "HTTP/1.1 201 Made It\r\nContent-Length: 2\r\nConnection: keep-alive, X-Q\r\n"
+                     "X-Q: 1\r\nVia: 1.1 up\r\n\r\nok";
+    size_t used;
+    CHECK_EQ_INT(h1_feed(&p, r, sizeof(r) - 1, &used), H1_HEAD);
+    CHECK_EQ_INT(p.head.status, 201);
+    CHECK_MEM(h1_str(&p.head, p.head.reason), p.head.reason.len, "Made It");
+    size_t off = used;
+    CHECK_EQ_INT(h1_feed(&p, r + off, sizeof(r) - 1 - off, &used), H1_DONE);
+    CHECK_EQ_INT(used, 2);
+    buf out;
+    buf_init(&out);
+    h1_fwd_resp o = {.close = true};
+    h1_write_response(&p.head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(strncmp(out.data, "HTTP/1.1 201 Made It\r\n", 22) == 0);
+    CHECK(contains(&out, "\r\nContent-Length: 2\r\n"));
+    CHECK(contains(&out, "\r\nVia: 1.1 up, 1.1 halo\r\n"));
+    CHECK(contains(&out, "\r\nConnection: close\r\n"));
+    CHECK(!contains(&out, "X-Q"));
+    CHECK(!contains(&out, "keep-alive"));
+    buf_free(&out);
+    h1_parser_free(&p);
+}
+
+static void test_response_dechunk(void)
+{
+    h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
+    h1_parser p;
+    h1_parser_init(&p, H1_RESPONSE, &rl);
+    const char r[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n";
+    size_t used;
+    CHECK_EQ_INT(h1_feed(&p, r, sizeof(r) - 1, &used), H1_HEAD);
+    buf out, head;
+    buf_init(&out);
+    buf_init(&head);
+    h1_fwd_resp o = {.close = true, .dechunk = true};
+    h1_write_response(&p.head, &o, &head);
+    buf_append(&head, "", 1);
+    CHECK(!contains(&head, "Transfer-Encoding"));
+    p.body_out = &out;
+    size_t off = used;
+    h1_ev ev;
+    do {
+        ev = h1_feed(&p, r + off, 3, &used); /* small pieces */
+        off += used;
+    } while (ev == H1_BODY);
+    CHECK_EQ_INT(ev, H1_DONE);
+    CHECK_MEM(out.data, out.len, "hello world");
+    buf_free(&out);
+    buf_free(&head);
+    h1_parser_free(&p);
+}
+
+static void test_response_framing(void)
+{
+    h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
+    h1_parser p;
+    size_t used;
+    /* HEAD: the length describes a body that does not follow */
+    h1_parser_init(&p, H1_RESPONSE, &rl);
+    p.skip_body = true;
+    const char h[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+    CHECK_EQ_INT(h1_feed(&p, h, sizeof(h) - 1, &used), H1_HEAD);
+    CHECK(h1_done(&p));
+    h1_parser_free(&p);
+    /* 100 Continue, then the final response */
+    h1_parser_init(&p, H1_RESPONSE, &rl);
+    const char c[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+    CHECK_EQ_INT(h1_feed(&p, c, sizeof(c) - 1, &used), H1_HEAD);
+    CHECK_EQ_INT(p.head.status, 100);
+    CHECK(h1_done(&p));
+    size_t off = used;
+    CHECK_EQ_INT(h1_feed(&p, c + off, sizeof(c) - 1 - off, &used), H1_HEAD);
+    CHECK_EQ_INT(p.head.status, 204);
+    CHECK(h1_done(&p));
+    h1_parser_free(&p);
+    /* close-delimited body ends at EOF */
+    h1_parser_init(&p, H1_RESPONSE, &rl);
+    const char e[] = "HTTP/1.1 200 OK\r\n\r\nuntil close";
+    CHECK_EQ_INT(h1_feed(&p, e, sizeof(e) - 1, &used), H1_HEAD);
+    CHECK(h1_needs_eof(&p));
+    CHECK(!p.head.keep_alive);
+    off = used;
+    CHECK_EQ_INT(h1_feed(&p, e + off, sizeof(e) - 1 - off, &used), H1_BODY);
+    CHECK_EQ_INT(h1_finish(&p), H1_DONE);
+    h1_parser_free(&p);
+    /* a length-delimited body cut short is an error at EOF */
+    h1_parser_init(&p, H1_RESPONSE, &rl);
+    const char s[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    CHECK_EQ_INT(h1_feed(&p, s, sizeof(s) - 1, &used), H1_HEAD);
+    off = used;
+    CHECK_EQ_INT(h1_feed(&p, s + off, sizeof(s) - 1 - off, &used), H1_BODY);
+    CHECK_EQ_INT(h1_finish(&p), H1_ERROR);
+    h1_parser_free(&p);
+}
+
+static void test_response_garbage(void)
+{
+    h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
+    const char *bad[] = {"garbage\r\n\r\n", "HTTP/1.1 999 X\r\n\r\n", "HTTP/1.1 20 X\r\n\r\n",
+                         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                         "\x00\x01garbage", "HTTP/2.0 200 OK\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        h1_parser p;
+        h1_parser_init(&p, H1_RESPONSE, &rl);
+        size_t used;
+        size_t len = i == 4 ? 9 : strlen(bad[i]);
+        h1_ev ev = feed_all(&p, bad[i], len, &used);
+        if (ev != H1_ERROR) fprintf(stderr, "accepted bad response %zu\n", i);
+        CHECK_EQ_INT(ev, H1_ERROR);
+        CHECK_EQ_INT(p.err_status, 502);
+        h1_parser_free(&p);
+    }
+}
+
+static void test_error_response(void)
+{
+    buf out;
+    buf_init(&out);
+    h1_write_error(502, "upstream reset", true, false, &out);
+    buf_append(&out, "", 1);
+    CHECK(strncmp(out.data, "HTTP/1.1 502 Bad Gateway\r\n", 26) == 0);
+    CHECK(contains(&out, "Content-Length: 32\r\n"));
+    CHECK(contains(&out, "Connection: close\r\n\r\n502 Bad Gateway: upstream reset\n"));
+    buf_reset(&out);
+    h1_write_error(404, NULL, false, true, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "Content-Length: 14\r\n\r\n"));
+    CHECK(!contains(&out, "404 Not Found\n"));
+    CHECK(!contains(&out, "Connection"));
+    buf_free(&out);
+    CHECK(h1_idempotent(HTTP_GET) && h1_idempotent(HTTP_PUT) && !h1_idempotent(HTTP_POST) &&
+          !h1_idempotent(HTTP_PATCH));
+}
+
+static void test_accesslog_format(void)
+{
+    char line[4096];
+    gw_access_entry e = {.client_ip = "10.0.0.9", .method = "GET", .url = "/a\"b\n",
+                         .url_len = 5, .major = 1, .minor = 1, .status = 200,
+                         .bytes_sent = 123, .agent = "curl", .agent_len = 4,
+                         .upstream = "127.0.0.1:9001", .cluster = "api", .attempts = 2,
+                         .duration_us = 1500};
+    size_t n = accesslog_format(&e, 0, line, sizeof(line));
+    line[n] = '\0';
+    CHECK(strncmp(line, "10.0.0.9 - - [", 14) == 0);
+    CHECK(strstr(line, "\"GET /a\\x22b\\x0a HTTP/1.1\" 200 123 \"-\" \"curl\" "
+                       "upstream=127.0.0.1:9001 cluster=api attempts=2 duration_ms=1.500\n"));
+    CHECK(strchr(line, '\n') == line + n - 1);
+}
+
+int main(void)
+{
+    RUN(test_simple_get);
+    RUN(test_bytewise_same_head);
+    RUN(test_pipelined);
+    RUN(test_chunked_raw);
+    RUN(test_smuggling_vectors);
+    RUN(test_request_rules);
+    RUN(test_limits);
+    RUN(test_http10_keepalive);
+    RUN(test_rewrite_request);
+    RUN(test_cookie);
+    RUN(test_response_basic);
+    RUN(test_response_dechunk);
+    RUN(test_response_framing);
+    RUN(test_response_garbage);
+    RUN(test_error_response);
+    RUN(test_accesslog_format);
+    return TEST_REPORT();
+}
