@@ -16,7 +16,11 @@
     X(LOCKED, "resource is locked by another process")                                   \
     X(NOTFOUND, "not found")                                                             \
     X(EXISTS, "already exists")                                                          \
-    X(CONFIG, "configuration error")
+    X(CONFIG, "configuration error")                                                     \
+    X(BADVERSION, "version mismatch: someone changed it first (compare-and-set lost)")   \
+    X(CONNLOSS, "coordinator unreachable: the operation's outcome is unknown")           \
+    X(EXPIRED, "coordinator session expired")                                            \
+    X(CLOSED, "coordinator handle closed")
 
 enum {
     HALO_OK = 0,

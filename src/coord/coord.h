@@ -30,39 +30,8 @@
  * called. Arguments are copied: the caller's strings and structs may be freed
  * as soon as the call returns. */
 
-/* Errors of the coordinator beyond err.h's map. PROPOSED for err.h (the
- * lead's file); until then they live here, past the shared codes, and
- * coord_strerror() knows their messages. */
-#define COORD_ERR_MAP(X)                                                                           \
-    X(BADVERSION, "version mismatch: someone changed it first (compare-and-set lost)")             \
-    X(CONNLOSS, "coordinator unreachable: the operation's outcome is unknown")                     \
-    X(EXPIRED, "coordinator session expired")                                                      \
-    X(CLOSED, "coordinator handle closed")
-
-/* clang-format off */
-enum {
-    HALO_ECOORD_FIRST_ = 63,
-#define COORD_ERR_ENUM(name, msg) HALO_E##name,
-    COORD_ERR_MAP(COORD_ERR_ENUM) HALO_ECOORD_LAST_
-#undef COORD_ERR_ENUM
-};
-/* clang-format on */
-_Static_assert((int)HALO_ERR_LAST_ <= (int)HALO_ECOORD_FIRST_,
-               "coordinator error codes overlap err.h's");
-
-/* The message of any code, err.h's or the coordinator's (negative or not). */
-static inline const char *coord_strerror(int err)
-{
-    switch (err < 0 ? -err : err) {
-#define COORD_ERR_CASE(name, msg)                                                                  \
-    case HALO_E##name:                                                                             \
-        return msg;
-        COORD_ERR_MAP(COORD_ERR_CASE)
-#undef COORD_ERR_CASE
-    default:
-        return halo_strerror(err);
-    }
-}
+/* The message of any code (the coordinator's codes are in err.h's map). */
+static inline const char *coord_strerror(int err) { return halo_strerror(err); }
 
 typedef struct coord coord;
 typedef struct coord_watch coord_watch;
