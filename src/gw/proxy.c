@@ -15,6 +15,9 @@
  * reading (and discarding) for up to this long, so a client still sending a
  * body reads the response instead of a reset (a "lingering close"). */
 #define GW_LINGER_MS 2000
+/* On drain, an idle client connection may still send one request within
+ * this (see proxy_drain). */
+#define GW_DRAIN_GRACE_MS 1000
 
 /* Request body bytes kept, until the response head arrives, so that a retry
  * (or the transparent retry after a stale pooled connection) can send them
@@ -335,18 +338,22 @@ static void ex_close_books(gw_conn *c)
     ex->st = NULL;
 }
 
-/* The response is complete: next request, or end of the connection. */
+/* The response is complete: next request, or end of the connection. A
+ * response sent while draining announced "Connection: close" (close_after);
+ * one that promised keep-alive before the drain began gets the drain grace
+ * instead (see proxy_drain), as the client may be sending its next request. */
 static void ex_finish(gw_conn *c)
 {
     ex_close_books(c);
     if (c->closing) return;
-    if (c->close_after || c->w->draining) {
+    if (c->close_after) {
         conn_end(c);
         return;
     }
     c->tmode = T_KEEPALIVE;
     c->head_timer_armed = false;
-    deadline_set(&c->d_client, on_client_timer, now_ms(c), listener_cfg(c)->keepalive_timeout_ms);
+    int64_t ms = c->w->draining ? GW_DRAIN_GRACE_MS : listener_cfg(c)->keepalive_timeout_ms;
+    deadline_set(&c->d_client, on_client_timer, now_ms(c), ms);
     conn_process_pending(c);
 }
 
@@ -360,6 +367,7 @@ static void ex_reply_error(gw_conn *c, int status, enum gw_err kind, const char 
         return;
     }
     if (!h1_done(&c->req)) c->close_after = true; /* the body was not read */
+    if (c->w->draining) c->close_after = true;
     buf_reset(&ex->out);
     h1_write_error(status, detail, c->close_after, c->req.head.method == HTTP_HEAD, &ex->out);
     ex->status = status;
@@ -628,8 +636,9 @@ static void ex_forward_head(gw_conn *c)
     ex->dechunk = c10 && rh->chunked && body;
     if (body && (h1_needs_eof(&ex->resp) || ex->dechunk)) c->close_after = true;
     ex->resp.body_out = ex->dechunk ? &ex->out : NULL;
-    h1_fwd_resp fwd = {.close = c->close_after || c->w->draining,
-                       .keep_alive_10 = c10 && !c->close_after && !c->w->draining,
+    if (c->w->draining) c->close_after = true; /* announced below; ex_finish ends it */
+    h1_fwd_resp fwd = {.close = c->close_after,
+                       .keep_alive_10 = c10 && !c->close_after,
                        .dechunk = c10 && rh->chunked};
     buf_reset(&ex->out);
     h1_write_response(rh, &fwd, &ex->out);
@@ -1127,12 +1136,27 @@ void proxy_accept(gw_worker *w, uv_stream_t *server, int listener)
     conn_update_reading(c);
 }
 
+/* Draining: a connection in the middle of an exchange ends after its
+ * response (or, if that response already promised keep-alive, gets the grace
+ * below once it is complete). An idle one is not closed at once: its next request may already
+ * be in flight or unread in the socket buffer (a brand-new connection during
+ * a hand-over always is), and closing would reset it. Its client deadline
+ * becomes GW_DRAIN_GRACE_MS from now; a request arriving in time is served
+ * with "Connection: close" (every response sent while draining announces
+ * it), and silence closes the connection as an idle keep-alive. */
 void proxy_drain(gw_worker *w)
 {
     for (gw_conn *c = w->conns; c; c = c->next) {
         if (c->closing) continue;
-        if (!c->ex.active && !c->ending) conn_close(c);
-        else c->close_after = true;
+        if (c->ending || (c->ex.active && c->ex.resp_started))
+            continue; /* ending, or keep-alive promised: ex_finish gives the grace */
+        if (c->ex.active) {
+            c->close_after = true; /* its response head will announce the close */
+            continue;
+        }
+        /* A head already started keeps T_HEADER, so a slow one still gets 408. */
+        if (!c->head_timer_armed) c->tmode = T_KEEPALIVE;
+        deadline_set(&c->d_client, on_client_timer, now_ms(c), GW_DRAIN_GRACE_MS);
     }
 }
 
