@@ -122,6 +122,9 @@ bool arg_double(kv_client *c, int i, double *out);
  * rounded up (a tiny timeout must not become "forever"); 0 = forever. */
 bool arg_timeout_ms(kv_client *c, int i, int64_t *ms);
 bool arg_is(kv_client *c, int i, const char *word); /* case-insensitive */
+/* The key argv[i] if it holds type (in *out; NULL when absent). Replies
+ * WRONGTYPE and returns false when it holds another type. */
+bool arg_key_typed(kv_client *c, int i, bool write, int type, kv_entry **out);
 
 /* Whether the client is being closed (callers stop producing output). */
 static inline bool client_closing(const kv_client *c)

@@ -160,6 +160,14 @@ kv_entry *db_lookup_read(kv_db *db, const char *key, size_t len)
     return e;
 }
 
+kv_entry *db_lookup_typed(kv_db *db, const char *key, size_t len, bool write, int type,
+                          bool *wrong)
+{
+    kv_entry *e = write ? db_lookup_write(db, key, len) : db_lookup_read(db, key, len);
+    *wrong = e && entry_type(e) != type;
+    return *wrong ? NULL : e;
+}
+
 /* Reallocate an entry in place in the dict (the link is re-pointed). */
 static kv_entry *realloc_entry(kv_db *db, kv_entry *e, size_t size)
 {
@@ -186,22 +194,28 @@ kv_entry *db_set_string(kv_db *db, const char *key, size_t klen, const char *val
         remove_expire_node(db, key, klen);
         e->meta &= ~KV_META_EXPIRE;
     }
-    if (entry_type(e) != KV_STRING) {
-        /* Change of type: the object pointer slot becomes key space. */
-        kv_object_free(entry_type(e), entry_obj(e));
-        e = realloc_entry(db, e, ENTRY_HDR + klen + vlen);
-        memmove(e->data, e->data + sizeof(void *), klen);
-        e->meta = (e->meta & ~KV_META_TYPE_MASK) | KV_STRING;
+    if (entry_type(e) == KV_STRING) return db_update_string(db, e, val, vlen);
+    /* Change of type: the object pointer slot becomes key space. */
+    kv_object_free(entry_type(e), entry_obj(e));
+    e = realloc_entry(db, e, ENTRY_HDR + klen + vlen);
+    memmove(e->data, e->data + sizeof(void *), klen);
+    e->meta = (e->meta & ~KV_META_TYPE_MASK) | KV_STRING;
+    memcpy(e->data + klen, val, vlen);
+    e->vlen = (uint32_t)vlen;
+    e->meta = (e->meta & 0xFFu) | (db_lru_clock() << 8);
+    return e;
+}
+
+kv_entry *db_update_string(kv_db *db, kv_entry *e, const char *val, size_t vlen)
+{
+    size_t klen = e->keylen, want = ENTRY_HDR + klen + vlen;
+    /* Shrink a large allocation that would be mostly empty now. */
+    if (hmem_usable(e) > 2 * want + 64) {
+        dict_node **link = dict_find_link(&db->keys, entry_key(e), klen);
+        e = hrealloc(e, want);
+        *link = &e->node;
     } else {
-        size_t want = ENTRY_HDR + klen + vlen;
-        /* Shrink a large allocation that would be mostly empty now. */
-        if (hmem_usable(e) > 2 * want + 64) {
-            dict_node **link = dict_find_link(&db->keys, key, klen);
-            e = hrealloc(e, want);
-            *link = &e->node;
-        } else {
-            e = realloc_entry(db, e, want);
-        }
+        e = realloc_entry(db, e, want);
     }
     memcpy(e->data + klen, val, vlen);
     e->vlen = (uint32_t)vlen;

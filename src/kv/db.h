@@ -77,6 +77,10 @@ void db_tick(int64_t now_ms);
  * refreshes the LRU stamp; _write does neither. NULL when absent. */
 kv_entry *db_lookup_read(kv_db *db, const char *key, size_t len);
 kv_entry *db_lookup_write(kv_db *db, const char *key, size_t len);
+/* db_lookup_write (write) or db_lookup_read, then a type check: NULL when
+ * absent, or NULL with *wrong set when the key holds another type. */
+kv_entry *db_lookup_typed(kv_db *db, const char *key, size_t len, bool write, int type,
+                          bool *wrong);
 /* Raw lookup: no expiry, no stats (SCAN, persistence). */
 kv_entry *db_find(kv_db *db, const char *key, size_t len);
 
@@ -84,6 +88,9 @@ kv_entry *db_find(kv_db *db, const char *key, size_t len);
  * only when keep_ttl. Returns the (possibly moved) entry. */
 kv_entry *db_set_string(kv_db *db, const char *key, size_t klen, const char *val, size_t vlen,
                         bool keep_ttl);
+/* Replace the value of e, an existing string entry, keeping its TTL, without
+ * looking the key up again (INCR & co). Returns the (possibly moved) entry. */
+kv_entry *db_update_string(kv_db *db, kv_entry *e, const char *val, size_t vlen);
 /* Resize an existing string entry's value to vlen bytes (contents of the
  * common prefix kept, new bytes zeroed); growth reserves slack for APPEND. */
 kv_entry *db_resize_string(kv_db *db, kv_entry *e, size_t vlen);

@@ -296,6 +296,14 @@ bool arg_double(kv_client *c, int i, double *out)
     return false;
 }
 
+bool arg_key_typed(kv_client *c, int i, bool write, int type, kv_entry **out)
+{
+    bool wrong;
+    *out = db_lookup_typed(&c->srv->db, c->argv[i].ptr, c->argv[i].len, write, type, &wrong);
+    if (wrong) reply_wrongtype(c);
+    return !wrong;
+}
+
 bool arg_is(kv_client *c, int i, const char *word)
 {
     return i < c->argc && str_eq_nocase(c->argv[i].ptr, c->argv[i].len, word);

@@ -171,16 +171,10 @@ const kv_type_ops thash_ops = {hash_free, hash_dup, hash_len, hash_rewrite, hash
  * returns false when the key holds another type. */
 static bool lookup_hash(kv_client *c, int i, bool write, dict **out)
 {
-    kv_db *db = &c->srv->db;
-    kv_entry *e = write ? db_lookup_write(db, KEY(i)) : db_lookup_read(db, KEY(i));
-    *out = NULL;
-    if (e == NULL) return true;
-    if (entry_type(e) != KV_HASH) {
-        reply_wrongtype(c);
-        return false;
-    }
-    *out = entry_obj(e);
-    return true;
+    kv_entry *e;
+    bool ok = arg_key_typed(c, i, write, KV_HASH, &e);
+    *out = e ? entry_obj(e) : NULL;
+    return ok;
 }
 
 /* The hash at argv[1], created empty when absent; NULL after WRONGTYPE.

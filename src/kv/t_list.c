@@ -24,20 +24,18 @@ static void propagate(kv_client *c, enum prop_mode mode, int argc, const resp_ar
 /* The list at key; NULL when absent or (with *wrong set) of another type. */
 static deque *list_at(kv_client *c, const char *key, size_t klen, bool write, bool *wrong)
 {
-    kv_db *db = &c->srv->db;
-    kv_entry *e = write ? db_lookup_write(db, key, klen) : db_lookup_read(db, key, klen);
-    *wrong = e && entry_type(e) != KV_LIST;
-    return e && !*wrong ? entry_obj(e) : NULL;
+    kv_entry *e = db_lookup_typed(&c->srv->db, key, klen, write, KV_LIST, wrong);
+    return e ? entry_obj(e) : NULL;
 }
 
 /* The list at argv[i] in *out (NULL when absent). Replies WRONGTYPE and
  * returns false when the key holds another type. */
 static bool list_arg(kv_client *c, int i, bool write, deque **out)
 {
-    bool wrong;
-    *out = list_at(c, KEY(i), write, &wrong);
-    if (wrong) reply_wrongtype(c);
-    return !wrong;
+    kv_entry *e;
+    bool ok = arg_key_typed(c, i, write, KV_LIST, &e);
+    *out = e ? entry_obj(e) : NULL;
+    return ok;
 }
 
 /* After a write to key: delete it if the write emptied it (a list is never

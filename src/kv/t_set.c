@@ -143,16 +143,10 @@ const kv_type_ops tset_ops = {set_free, set_dup, set_len, set_rewrite, set_mem, 
  * returns false when the key holds another type. */
 static bool lookup_set(kv_client *c, int i, bool write, dict **out)
 {
-    kv_db *db = &c->srv->db;
-    kv_entry *e = write ? db_lookup_write(db, KEY(i)) : db_lookup_read(db, KEY(i));
-    *out = NULL;
-    if (e == NULL) return true;
-    if (entry_type(e) != KV_SET) {
-        reply_wrongtype(c);
-        return false;
-    }
-    *out = entry_obj(e);
-    return true;
+    kv_entry *e;
+    bool ok = arg_key_typed(c, i, write, KV_SET, &e);
+    *out = e ? entry_obj(e) : NULL;
+    return ok;
 }
 
 /* The set at argv[i], created empty when absent; NULL after WRONGTYPE.

@@ -12,19 +12,14 @@
 /* Look up a string key; NULL with *wrong set when it holds another type. */
 static kv_entry *string_at(kv_client *c, int i, bool write, bool *wrong)
 {
-    kv_entry *e = write ? db_lookup_write(&c->srv->db, KEY(i)) : db_lookup_read(&c->srv->db, KEY(i));
-    *wrong = e && entry_type(e) != KV_STRING;
-    return *wrong ? NULL : e;
+    return db_lookup_typed(&c->srv->db, KEY(i), write, KV_STRING, wrong);
 }
 
 /* The string entry at argv[i] in *out (NULL when absent). Replies WRONGTYPE
  * and returns false when the key holds another type. */
 static bool lookup_string(kv_client *c, int i, bool write, kv_entry **out)
 {
-    bool wrong;
-    *out = string_at(c, i, write, &wrong);
-    if (wrong) reply_wrongtype(c);
-    return !wrong;
+    return arg_key_typed(c, i, write, KV_STRING, out);
 }
 
 static void touched(kv_client *c, int i)
@@ -282,7 +277,8 @@ static void incr_generic(kv_client *c, int64_t by)
     v += by;
     char tmp[24];
     int n = i64_to_str(tmp, sizeof(tmp), v);
-    db_set_string(&c->srv->db, KEY(1), tmp, (size_t)n, true);
+    if (e) db_update_string(&c->srv->db, e, tmp, (size_t)n); /* no second lookup */
+    else db_set_string(&c->srv->db, KEY(1), tmp, (size_t)n, false);
     touched(c, 1);
     reply_int(c, v);
 }
@@ -331,7 +327,8 @@ static void incrbyfloat_cmd(kv_client *c)
         reply_error(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    db_set_string(&c->srv->db, KEY(1), tmp, (size_t)n, true);
+    if (e) db_update_string(&c->srv->db, e, tmp, (size_t)n); /* no second lookup */
+    else db_set_string(&c->srv->db, KEY(1), tmp, (size_t)n, false);
     touched(c, 1);
     reply_bulk(c, tmp, (size_t)n);
     resp_arg argv[4] = {{"SET", 3}, c->argv[1], {tmp, (size_t)n}, {"KEEPTTL", 7}};

@@ -30,20 +30,18 @@ _Static_assert(HALO_MAX_STRING_LEN * 2 <= UINT32_MAX, "member lengths must fit u
 
 static zskiplist *zset_at(kv_client *c, const char *key, size_t klen, bool write, bool *wrong)
 {
-    kv_db *db = &c->srv->db;
-    kv_entry *e = write ? db_lookup_write(db, key, klen) : db_lookup_read(db, key, klen);
-    *wrong = e && entry_type(e) != KV_ZSET;
-    return e && !*wrong ? entry_obj(e) : NULL;
+    kv_entry *e = db_lookup_typed(&c->srv->db, key, klen, write, KV_ZSET, wrong);
+    return e ? entry_obj(e) : NULL;
 }
 
 /* The sorted set at argv[i] in *out (NULL when absent). Replies WRONGTYPE
  * and returns false when the key holds another type. */
 static bool zset_arg(kv_client *c, int i, bool write, zskiplist **out)
 {
-    bool wrong;
-    *out = zset_at(c, KEY(i), write, &wrong);
-    if (wrong) reply_wrongtype(c);
-    return !wrong;
+    kv_entry *e;
+    bool ok = arg_key_typed(c, i, write, KV_ZSET, &e);
+    *out = e ? entry_obj(e) : NULL;
+    return ok;
 }
 
 static void touched(kv_client *c, const char *key, size_t klen, uint64_t changes)
