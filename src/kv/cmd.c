@@ -6,6 +6,7 @@
 #include "../common/util.h"
 #include "../persist/aof.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct cmd_node {
@@ -67,6 +68,27 @@ void cmd_foreach(void (*fn)(kv_cmd *cmd, void *priv), void *priv)
 }
 
 size_t cmd_count(void) { return dict_size(&g_cmds); }
+
+static void collect_used(kv_cmd *cmd, void *priv)
+{
+    cmd_list *l = priv;
+    if (l->n < l->cap && (cmd->calls || cmd->rejected_calls || cmd->failed_calls))
+        l->v[l->n++] = cmd;
+}
+
+static int cmp_cmd_name(const void *a, const void *b)
+{
+    return strcmp((*(kv_cmd *const *)a)->name, (*(kv_cmd *const *)b)->name);
+}
+
+void cmd_list_used(cmd_list *out)
+{
+    out->n = 0;
+    out->cap = cmd_count();
+    out->v = out->cap ? hmalloc(out->cap * sizeof(*out->v)) : NULL;
+    if (out->cap) cmd_foreach(collect_used, out);
+    if (out->n > 1) qsort(out->v, out->n, sizeof(*out->v), cmp_cmd_name);
+}
 
 /* Propagation is built only when something consumes it (the AOF today,
  * replicas later): a node without persistence skips the serialisation. */

@@ -44,6 +44,14 @@ const kv_cmd *cmd_lookup(const char *name, size_t len);
 /* Iterate all commands (COMMAND, INFO commandstats); fn returns nothing. */
 void cmd_foreach(void (*fn)(kv_cmd *cmd, void *priv), void *priv);
 size_t cmd_count(void);
+/* The commands called (or rejected) since start or CONFIG RESETSTAT, sorted by
+ * name, as INFO commandstats and the metrics list them: out->v[0..n) is an
+ * array the caller frees with hfree (NULL when there are no commands). */
+typedef struct cmd_list {
+    kv_cmd **v;
+    size_t n, cap;
+} cmd_list;
+void cmd_list_used(cmd_list *out);
 
 /* Run the command in c->argv: lookup, checks (auth, arity, multi, OOM),
  * execution, statistics and propagation. */

@@ -307,32 +307,13 @@ static void info_modules(kv_server *srv, buf *o)
     (void)o; /* no modules: the header alone, as Redis prints it */
 }
 
-typedef struct cmd_list {
-    kv_cmd **v;
-    size_t n, cap;
-} cmd_list;
-
-static void collect_cmd(kv_cmd *cmd, void *priv)
-{
-    cmd_list *l = priv;
-    if (l->n < l->cap && (cmd->calls || cmd->rejected_calls || cmd->failed_calls))
-        l->v[l->n++] = cmd;
-}
-
-static int cmp_cmd_name(const void *a, const void *b)
-{
-    return strcmp((*(kv_cmd *const *)a)->name, (*(kv_cmd *const *)b)->name);
-}
 
 /* One line per command used since start (or CONFIG RESETSTAT), by name. */
 static void info_commandstats(kv_server *srv, buf *o)
 {
     (void)srv;
-    cmd_list l = {NULL, 0, cmd_count()};
-    if (l.cap == 0) return;
-    l.v = hmalloc(l.cap * sizeof(*l.v));
-    cmd_foreach(collect_cmd, &l);
-    qsort(l.v, l.n, sizeof(*l.v), cmp_cmd_name);
+    cmd_list l;
+    cmd_list_used(&l);
     for (size_t i = 0; i < l.n; i++) {
         const kv_cmd *cmd = l.v[i];
         double per_call = cmd->calls ? (double)cmd->usec / (double)cmd->calls : 0;

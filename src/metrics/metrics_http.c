@@ -67,22 +67,6 @@ struct mconn {
 
 /* ---- metrics ---- */
 
-typedef struct cmd_list {
-    kv_cmd **v;
-    size_t n, cap;
-} cmd_list;
-
-static void collect_cmd(kv_cmd *cmd, void *priv)
-{
-    cmd_list *l = priv;
-    if (l->n < l->cap && (cmd->calls || cmd->rejected_calls || cmd->failed_calls))
-        l->v[l->n++] = cmd;
-}
-
-static int cmp_cmd_name(const void *a, const void *b)
-{
-    return strcmp((*(kv_cmd *const *)a)->name, (*(kv_cmd *const *)b)->name);
-}
 
 /* b's bytes as a C string (the NUL is not counted in b->len). */
 static const char *cstr(buf *b)
@@ -114,10 +98,8 @@ static double cmd_seconds(const kv_cmd *c) { return (double)c->usec / 1e6; }
 
 static void render_commands(buf *b)
 {
-    cmd_list l = {NULL, 0, cmd_count()};
-    l.v = hmalloc((l.cap ? l.cap : 1) * sizeof(*l.v));
-    cmd_foreach(collect_cmd, &l);
-    qsort(l.v, l.n, sizeof(*l.v), cmp_cmd_name);
+    cmd_list l;
+    cmd_list_used(&l);
     cmd_family(b, &l, "halo_kv_commands_total", "Calls per command.", cmd_calls);
     cmd_family(b, &l, "halo_kv_commands_rejected_total",
                "Calls refused before execution (arity, OOM), per command.", cmd_rejected);
