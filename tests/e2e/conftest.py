@@ -22,7 +22,53 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Node:
+class Process:
+    """A halo process whose output goes to self.logpath: log reading,
+    waiting for a log line, and stopping by its own PID."""
+
+    proc = None
+    log = None
+    logpath = None
+
+    def read_log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, text, timeout=10.0, count=1):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            exited = self.proc is None or self.proc.poll() is not None
+            if self.read_log().count(text) >= count:
+                return True
+            if exited:  # the log was read after the exit: nothing more will come
+                break
+            time.sleep(0.02)
+        raise AssertionError("%r not logged (%d times) within %ss:\n%s"
+                             % (text, count, timeout, self.read_log()[-4000:]))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Node(Process):
     """One `halo kv` process on 127.0.0.1 with its own data directory."""
 
     def __init__(self, tmpdir, args=None, port=None):
@@ -61,13 +107,6 @@ class Node:
                 time.sleep(0.05)
         raise RuntimeError("halo did not become ready:\n" + self.read_log())
 
-    def read_log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
     def client(self, **kw):
         kw.setdefault("socket_timeout", 10)
         return redis.Redis(port=self.port, **kw)
@@ -78,30 +117,12 @@ class Node:
                            input=input, capture_output=True, timeout=30)
         return r.stdout.decode(errors="replace")
 
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
-        self.proc = None
-        self.log.close()
-        return rc
-
     def kill9(self):
         return self.stop(signal.SIGKILL)
 
     def restart(self, extra=None):
         self.stop()
         return self.start(extra=extra)
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
 
 @pytest.fixture

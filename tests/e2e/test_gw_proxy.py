@@ -17,13 +17,13 @@ import time
 import pytest
 import yaml
 
-from conftest import HALO_BIN, free_port
+from conftest import HALO_BIN, Process, free_port
 from gw_backend import Backend, pattern
 
 
 # ---- the gateway process ----
 
-class Gateway:
+class Gateway(Process):
     """One `halo gw` process serving a config written to a temp dir."""
 
     def __init__(self, tmpdir, cfg):
@@ -57,36 +57,6 @@ class Gateway:
                 return self
             time.sleep(0.02)
         raise RuntimeError("halo gw did not become ready:\n" + self.read_log())
-
-    def read_log(self):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_log(self, text, timeout=10.0, count=1):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.read_log().count(text) >= count:
-                return True
-            time.sleep(0.02)
-        raise AssertionError("%r not logged within %ss:\n%s" % (text, timeout, self.read_log()))
-
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
-        self.proc = None
-        self.log.close()
-        return rc
 
     def status(self, field):
         with open("/proc/%d/status" % self.proc.pid) as f:

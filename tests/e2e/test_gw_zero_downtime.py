@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import HALO_BIN, free_port
+from conftest import HALO_BIN, Process, free_port
 from gw_backend import Backend
 
 RELOADS = 20
@@ -27,7 +27,7 @@ LOAD_REQUESTS_MAX = 20000      # ... or after this many requests each
 
 # ---- processes ----
 
-class Gw:
+class Gw(Process):
     """One `halo gw` process; its log goes to its own file."""
 
     def __init__(self, d, name, cfg_path, args):
@@ -36,20 +36,8 @@ class Gw:
         self.proc = subprocess.Popen([HALO_BIN, "gw", "-c", cfg_path] + args,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
-    def read_log(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
-
     def wait_log(self, text, count=1, timeout=15.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.read_log().count(text) >= count:
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError("%r not logged (%d times) within %ss:\n%s"
-                             % (text, count, timeout, self.read_log()[-4000:]))
+        return Process.wait_log(self, text, timeout=timeout, count=count)
 
     def wait(self, timeout):
         try:
