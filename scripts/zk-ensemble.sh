@@ -7,7 +7,7 @@
 #   zk-ensemble.sh pause DIR I | resume DIR I   SIGSTOP / SIGCONT member I
 #   zk-ensemble.sh restart DIR I                start member I again (after kill)
 #   zk-ensemble.sh status DIR                   one line per member: I PORT PID MODE
-#   zk-ensemble.sh connstr DIR                  "127.0.0.1:P1,127.0.0.1:P2,..."
+#   zk-ensemble.sh connstr DIR                  "ADDR:P1,ADDR:P2,..." (ADDR: ZK_BIND, 127.0.0.1)
 #
 # Ports: member I listens for clients on BASEPORT+I-1, for followers on
 # BASEPORT+N+I-1 and for leader election on BASEPORT+2N+I-1 (3N consecutive
@@ -18,7 +18,11 @@
 # Environment: ZK_START_WAIT_S (default 30) bounds the wait for a quorum;
 # ZK_LOGLEVEL (default info) the servers' log level; HALO_ZK_OWNER_PID, when
 # set, starts a watchdog that stops the ensemble once that process is gone,
-# so a crashed or killed test never leaves JVMs behind.
+# so a crashed or killed test never leaves JVMs behind; ZK_BIND (default
+# 127.0.0.1) the IPv4 address every member listens on, for clients and for
+# its peers (say, a test bridge's address, so that nodes in network
+# namespaces reach the ensemble). ZK_BIND is read when DIR is first laid out
+# and kept in DIR/ensemble.conf; later commands use the stored address.
 set -euo pipefail
 
 ZK_JARS="/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
@@ -41,12 +45,23 @@ close_inherited_fds() {
   done
 }
 
+# True when $1 is a dotted-quad IPv4 address.
+valid_ipv4() {
+  local IFS=. part parts
+  [[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
+  read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do ((10#$part <= 255)) || return 1; done
+}
+
 load_conf() {
   local dir=$1
   [[ -f "$dir/ensemble.conf" ]] || die "$dir/ensemble.conf not found (was the ensemble started there?)"
+  BIND=""
   # shellcheck source=/dev/null
   source "$dir/ensemble.conf"
   [[ ${N:-} =~ ^[1-9]$ && ${BASEPORT:-} =~ ^[0-9]+$ ]] || die "$dir/ensemble.conf is corrupt"
+  BIND=${BIND:-127.0.0.1} # layouts from before ZK_BIND listened on loopback
+  valid_ipv4 "$BIND" || die "$dir/ensemble.conf is corrupt (BIND)"
 }
 
 client_port() { echo $((BASEPORT + $1 - 1)); }
@@ -55,12 +70,12 @@ check_member() {
   [[ $1 =~ ^[1-9]$ ]] && (($1 <= N)) || die "member must be 1..$N, got '$1'"
 }
 
-# True when nothing listens on 127.0.0.1:$1 and we may bind it.
+# True when nothing listens on $BIND:$1 and we may bind it.
 port_free() {
   /usr/bin/python3 -c 'import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try: s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError: sys.exit(1)' "$1"
+try: s.bind((sys.argv[2], int(sys.argv[1])))
+except OSError: sys.exit(1)' "$1" "$BIND"
 }
 
 range_free() {
@@ -90,7 +105,7 @@ write_member_conf() {
     echo "maxSessionTimeout=10000"
     echo "dataDir=$m/data"
     echo "clientPort=$(client_port "$i")"
-    echo "clientPortAddress=127.0.0.1"
+    echo "clientPortAddress=$BIND"
     echo "maxClientCnxns=0"
     echo "admin.enableServer=false"
     echo "4lw.commands.whitelist=ruok,stat,mntr,srvr"
@@ -102,7 +117,7 @@ write_member_conf() {
     echo "standaloneEnabled=true"
     if ((N > 1)); then
       for ((j = 1; j <= N; j++)); do
-        echo "server.$j=127.0.0.1:$((BASEPORT + N + j - 1)):$((BASEPORT + 2 * N + j - 1))"
+        echo "server.$j=$BIND:$((BASEPORT + N + j - 1)):$((BASEPORT + 2 * N + j - 1))"
       done
     fi
   } >"$m/zoo.cfg"
@@ -144,7 +159,7 @@ start_member() {
 member_mode() {
   local port
   port=$(client_port "$2")
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && cat <&3' _ "$port" \
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$2/$1" && printf srvr >&3 && cat <&3' _ "$port" "$BIND" \
     2>/dev/null | sed -n 's/^Mode: //p' || true
 }
 
@@ -199,9 +214,13 @@ cmd_start() {
   [[ -f /usr/share/java/zookeeper.jar ]] || die "/usr/share/java/zookeeper.jar missing: install Debian's zookeeper"
   if [[ -f $dir/ensemble.conf ]]; then
     load_conf "$dir"
+    [[ -z ${ZK_BIND:-} || $ZK_BIND == "$BIND" ]] ||
+      die "$dir was laid out for $BIND, not ZK_BIND=$ZK_BIND (use a new DIR)"
   else
     [[ $n =~ ^[1-9]$ ]] || die "N must be 1..9, got '$n'"
     N=$n
+    BIND=${ZK_BIND:-127.0.0.1}
+    valid_ipv4 "$BIND" || die "ZK_BIND must be an IPv4 address, got '$BIND'"
     if [[ -n $base ]]; then
       [[ $base =~ ^[0-9]+$ ]] && ((base >= 1024 && base + 3 * N <= 65535)) || die "bad BASEPORT '$base'"
       range_free "$base" $((3 * N)) || die "ports $base..$((base + 3 * N - 1)) are not all free"
@@ -210,7 +229,7 @@ cmd_start() {
       BASEPORT=$(pick_baseport "$N")
     fi
     for ((i = 1; i <= N; i++)); do write_member_conf "$dir" "$i"; done
-    printf 'N=%s\nBASEPORT=%s\n' "$N" "$BASEPORT" >"$dir/ensemble.conf"
+    printf 'N=%s\nBASEPORT=%s\nBIND=%s\n' "$N" "$BASEPORT" "$BIND" >"$dir/ensemble.conf"
   fi
   for ((i = 1; i <= N; i++)); do start_member "$dir" "$i"; done
   if [[ -n ${HALO_ZK_OWNER_PID:-} && ! -f $dir/watchdog.pid ]]; then
@@ -292,7 +311,7 @@ cmd_status() {
 cmd_connstr() {
   local dir=${1:?DIR} i out=""
   load_conf "$dir"
-  for ((i = 1; i <= N; i++)); do out+="${out:+,}127.0.0.1:$(client_port "$i")"; done
+  for ((i = 1; i <= N; i++)); do out+="${out:+,}$BIND:$(client_port "$i")"; done
   echo "$out"
 }
 

@@ -24,6 +24,10 @@ enum {
     CLIENT_EXECUTING = 1u << 11,        /* inside a command; freeing is deferred */
     CLIENT_IN_EXEC = 1u << 12,          /* running EXEC's queued commands */
     CLIENT_NO_REPLY = 1u << 13,
+    CLIENT_REPL_LINK = 1u << 14,     /* a replica's connection to us: we stream our log to it */
+    CLIENT_REPL_UPSTREAM = 1u << 15, /* our connection to the primary we follow */
+    CLIENT_REPL_HELD = 1u << 16,     /* replies wait for the group's commit point */
+    CLIENT_READONLY = 1u << 17,      /* READONLY: may read from a replica */
 };
 
 /* Reply chunk: replies are appended to the tail; the writer sends from the head. */
@@ -73,6 +77,8 @@ struct kv_client {
     /* links */
     kv_client *prev, *next;
     kv_client *next_pending;
+    kv_client *next_held;        /* replication: held or released list */
+    uint64_t repl_wait;          /* replication: log offset the held replies wait for */
 };
 
 /* ---- replies: append to the client's output; flushed after the loop's poll ---- */
@@ -150,6 +156,14 @@ static inline bool client_cannot_block(const kv_client *c)
 kv_client *client_new_fake(kv_server *srv);
 void client_free_fake(kv_client *c);
 void client_close_async(kv_client *c);
+/* Send c's pending output at the next flush and resume reading its commands
+ * (after its replies were held). */
+void client_wake(kv_client *c);
+/* Connect to "ip:port" (or "[v6]:port") as a client of ours: cb gets the
+ * connected client (its replies are what we send; what the peer sends is
+ * dispatched as commands), or NULL and a libuv error. 0 or -HALO_EINVAL. */
+typedef void (*net_connect_cb)(kv_client *c, int status, void *arg);
+int net_connect(kv_server *srv, const char *addr, net_connect_cb cb, void *arg);
 /* Executes whatever complete commands its query buffer holds (after unblock). */
 void client_process_input(kv_client *c);
 size_t client_obuf_bytes(const kv_client *c);

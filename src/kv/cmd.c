@@ -1,5 +1,6 @@
 /* cmd.c — command table lookup, dispatch with Redis's checks and errors, propagation. */
 #include "cmd.h"
+#include "../repl/repl_node.h"
 #include "subsys.h"
 #include "../common/log.h"
 #include "../common/mem.h"
@@ -38,7 +39,7 @@ void cmd_table_init(void)
     dict_init(&g_cmds, &cmd_dict_type);
     kv_cmd *tables[] = {kv_cmds_server, kv_cmds_keys, kv_cmds_string, kv_cmds_hash,
                         kv_cmds_list,   kv_cmds_set,  kv_cmds_zset,   kv_cmds_pubsub,
-                        kv_cmds_multi,  kv_cmds_debug};
+                        kv_cmds_multi,  kv_cmds_debug,  kv_cmds_repl};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (kv_cmd *cmd = tables[t]; cmd->name; cmd++) {
             if (dict_find(&g_cmds, cmd->name, strlen(cmd->name))) {
@@ -126,7 +127,10 @@ static void record_latency(kv_cmd *cmd, int64_t us)
 void prop_flush(kv_server *srv)
 {
     if (srv->prop.len == 0) return;
-    if (srv->aof && !srv->loading) aof_feed(srv->aof, srv->prop.data, srv->prop.len);
+    if (!srv->loading) {
+        if (srv->aof) aof_feed(srv->aof, srv->prop.data, srv->prop.len);
+        repl_feed(srv, srv->prop.data, srv->prop.len);
+    }
     buf_reset(&srv->prop);
 }
 
@@ -223,6 +227,11 @@ void cmd_dispatch(kv_client *c)
             ((kv_cmd *)cmd)->rejected_calls++;
             return;
         }
+    }
+    if (srv->repl && repl_gate(c, cmd) != 0) {
+        ((kv_cmd *)cmd)->rejected_calls++;
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        return;
     }
     if ((c->flags & CLIENT_MULTI) && !is_multi_control(cmd)) {
         multi_queue(c, cmd);

@@ -37,7 +37,7 @@ typedef struct kv_cmd {
 /* Each command family file defines a table ending with a {NULL} entry. */
 extern kv_cmd kv_cmds_server[], kv_cmds_keys[], kv_cmds_string[], kv_cmds_hash[],
     kv_cmds_list[], kv_cmds_set[], kv_cmds_zset[], kv_cmds_pubsub[], kv_cmds_multi[],
-    kv_cmds_debug[];
+    kv_cmds_debug[], kv_cmds_repl[];
 
 void cmd_table_init(void);
 const kv_cmd *cmd_lookup(const char *name, size_t len);

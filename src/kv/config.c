@@ -1,4 +1,5 @@
 /* config.c — table-driven `halo kv` configuration with Redis's directive names. */
+#include "../repl/repl_node.h"
 #include "config.h"
 #include "../common/err.h"
 #include "../common/limits.h"
@@ -88,6 +89,16 @@ static const config_def defs[] = {
     {"pidfile", C_STR, OFF(pidfile), 0, 0, NULL, false, NULL},
     {"daemonize", C_BOOL, OFF(daemonize), 0, 0, NULL, false, NULL},
     {"slowlog-log-slower-than", C_INT, OFF(slowlog_log_slower_than_us), -1, INT32_MAX, NULL, true, NULL},
+    {"repl-zk", C_STR, OFF(repl_zk), 0, 0, NULL, false, NULL},
+    {"repl-cluster", C_STR, OFF(repl_cluster), 0, 0, NULL, false, NULL},
+    {"repl-group", C_STR, OFF(repl_group), 0, 0, NULL, false, NULL},
+    {"repl-node-id", C_STR, OFF(repl_node_id), 0, 0, NULL, false, NULL},
+    {"repl-members", C_STR, OFF(repl_members), 0, 0, NULL, false, NULL},
+    {"repl-announce", C_STR, OFF(repl_announce), 0, 0, NULL, false, NULL},
+    {"repl-session-timeout", C_INT, OFF(repl_session_timeout_ms), 200, 60000, NULL, false, NULL},
+    {"repl-timeout", C_INT, OFF(repl_timeout_ms), 50, 600000, NULL, true, NULL},
+    {"min-sync-replicas", C_INT, OFF(min_sync_replicas), 0, 15, NULL, false, NULL},
+    {"repl-backlog-size", C_MEM, OFF(repl_backlog_size), 1024 * 1024, MEM_MAX, NULL, false, NULL},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -123,6 +134,16 @@ void config_defaults(kv_config *cfg)
     cfg->databases = 1;
     cfg->pidfile = hstrdup("");
     cfg->slowlog_log_slower_than_us = 10000;
+    cfg->repl_zk = hstrdup("");
+    cfg->repl_cluster = hstrdup("halo");
+    cfg->repl_group = hstrdup("g1");
+    cfg->repl_node_id = hstrdup("");
+    cfg->repl_members = hstrdup("");
+    cfg->repl_announce = hstrdup("");
+    cfg->repl_session_timeout_ms = 1000;
+    cfg->repl_timeout_ms = 1000;
+    cfg->min_sync_replicas = 1;
+    cfg->repl_backlog_size = 64LL * 1024 * 1024;
 }
 
 void config_free(kv_config *cfg)
@@ -426,7 +447,7 @@ int config_validate(const kv_config *cfg, buf *err)
         buf_printf(err, "metrics-port must differ from port");
         return -HALO_ECONFIG;
     }
-    return 0;
+    return repl_config_check(cfg, err);
 }
 
 int config_set(kv_server *srv, const char *name, const char *value, buf *err)

@@ -5,6 +5,7 @@
 #include "../common/mem.h"
 #include "../common/util.h"
 #include "../persist/aof.h"
+#include "../repl/repl_node.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -263,19 +264,7 @@ static void info_stats(kv_server *srv, buf *o)
 
 static void info_replication(kv_server *srv, buf *o)
 {
-    buf_printf(o,
-               "role:master\r\n"
-               "connected_slaves:0\r\n"
-               "master_failover_state:no-failover\r\n"
-               "master_replid:%s\r\n"
-               "master_replid2:0000000000000000000000000000000000000000\r\n"
-               "master_repl_offset:0\r\n"
-               "second_repl_offset:-1\r\n"
-               "repl_backlog_active:0\r\n"
-               "repl_backlog_size:0\r\n"
-               "repl_backlog_first_byte_offset:0\r\n"
-               "repl_backlog_histlen:0\r\n",
-               srv->run_id);
+    repl_info(srv, o);
 }
 
 static void rusage_field(buf *o, const char *name, const struct timeval *tv)

@@ -3,11 +3,13 @@
 #include "cmd.h"
 #include "net.h"
 #include "subsys.h"
+#include "../common/err.h"
 #include "../common/limits.h"
 #include "../common/log.h"
 #include "../common/mem.h"
 #include "../common/util.h"
 #include "../persist/aof.h"
+#include "../repl/repl_node.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +67,7 @@ static void free_replies(kv_client *c)
 
 static void client_release(kv_client *c)
 {
+    if (c->flags & (CLIENT_REPL_LINK | CLIENT_REPL_UPSTREAM | CLIENT_REPL_HELD)) repl_client_gone(c);
     multi_discard(c);
     watch_unwatch_all(c);
     block_client_free(c);
@@ -213,10 +216,15 @@ static void client_flush(kv_client *c)
 static void after_io(uv_check_t *h)
 {
     kv_server *srv = h->data;
-    if (srv->aof && aof_flush(srv->aof) != 0) {
-        /* Replies to writes must not go out: keep them until a flush succeeds
-         * (the cron retries); reads are delayed too, as Redis does. */
-        return;
+    /* Released held clients may run commands that log more: flush again
+     * (bounded: each round needs a commit point the group already reached). */
+    for (int round = 0; round < 8; round++) {
+        if (srv->aof && aof_flush(srv->aof) != 0) {
+            /* Replies to writes must not go out: keep them until a flush succeeds
+             * (the cron retries); reads are delayed too, as Redis does. */
+            return;
+        }
+        if (!repl_after_flush(srv)) break;
     }
     if (srv->pending_write == NULL) return;
     kv_client *c = srv->pending_write;
@@ -225,9 +233,20 @@ static void after_io(uv_check_t *h)
         kv_client *next = c->next_pending;
         c->flags &= ~CLIENT_PENDING_WRITE;
         c->next_pending = NULL;
-        client_flush(c);
+        if (repl_may_flush(c)) client_flush(c);
         c = next;
     }
+}
+
+void client_wake(kv_client *c)
+{
+    if (client_closing(c)) return;
+    if (!(c->flags & CLIENT_PENDING_WRITE)) {
+        c->flags |= CLIENT_PENDING_WRITE;
+        c->next_pending = c->srv->pending_write;
+        c->srv->pending_write = c;
+    }
+    if (c->qpos < c->qlen) client_process_input(c);
 }
 
 void net_flush_all(kv_server *srv) { after_io(&srv->after_io); }
@@ -240,7 +259,8 @@ static void reset_command(kv_client *c)
 
 void client_process_input(kv_client *c)
 {
-    while (c->qpos < c->qlen && !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY)) &&
+    while (c->qpos < c->qlen &&
+           !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_REPL_HELD)) &&
            !client_closing(c)) {
         size_t consumed = 0;
         int rc = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &consumed);
@@ -339,6 +359,18 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap
     snprintf(out, cap, "%s:%d", ip, port);
 }
 
+/* "ip:port" of the peer and of our end, for CLIENT LIST and logs. */
+static void fill_addrs(kv_client *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        format_addr(&ss, c->addr, sizeof(c->addr));
+    len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        format_addr(&ss, c->laddr, sizeof(c->laddr));
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     kv_server *srv = server->data;
@@ -357,13 +389,7 @@ static void on_connection(uv_stream_t *server, int status)
     srv->stats.connections_received++;
     uv_tcp_nodelay(&c->tcp, 1);
     if (srv->cfg.tcp_keepalive_s > 0) uv_tcp_keepalive(&c->tcp, 1, (unsigned)srv->cfg.tcp_keepalive_s);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        format_addr(&ss, c->addr, sizeof(c->addr));
-    len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        format_addr(&ss, c->laddr, sizeof(c->laddr));
+    fill_addrs(c);
     link_client(srv, c);
     if (srv->nclients > srv->cfg.maxclients) {
         srv->stats.rejected_connections++;
@@ -445,7 +471,8 @@ void net_clients_cron(kv_server *srv)
             c->qbuf = NULL;
             c->qcap = c->qpos = 0;
         }
-        if (srv->cfg.timeout_s <= 0 || (c->flags & CLIENT_BLOCKED)) continue;
+        if (srv->cfg.timeout_s <= 0 || (c->flags & (CLIENT_BLOCKED | CLIENT_REPL_LINK | CLIENT_REPL_UPSTREAM)))
+            continue;
         if (pubsub_client_subs(c) > 0) continue;
         if (now - c->last_interaction_ms > (int64_t)srv->cfg.timeout_s * 1000) {
             log_info("closing idle client %s", c->addr);
@@ -453,6 +480,91 @@ void net_clients_cron(kv_server *srv)
             client_close_async(c);
         }
     }
+}
+
+/* ---- outgoing connections (a replica to its primary) ---- */
+
+typedef struct connect_req {
+    uv_connect_t req;
+    kv_client *c;
+    net_connect_cb cb;
+    void *arg;
+} connect_req;
+
+static void on_connect_closed(uv_handle_t *h)
+{
+    hfree(h->data);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    connect_req *cr = req->data;
+    kv_client *c = cr->c;
+    kv_server *srv = c->srv;
+    net_connect_cb cb = cr->cb;
+    void *arg = cr->arg;
+    hfree(cr);
+    if (status < 0 || srv->shutting_down) {
+        log_info("connection to a peer failed: %s", uv_strerror(status < 0 ? status : UV_ECANCELED));
+        resp_parser_free(&c->parser);
+        uv_close((uv_handle_t *)&c->tcp, on_connect_closed);
+        cb(NULL, status < 0 ? status : UV_ECANCELED, arg);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (srv->cfg.tcp_keepalive_s > 0) uv_tcp_keepalive(&c->tcp, 1, (unsigned)srv->cfg.tcp_keepalive_s);
+    fill_addrs(c);
+    link_client(srv, c);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    cb(c, 0, arg);
+}
+
+static int parse_hostport(const char *addr, struct sockaddr_storage *ss)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL) return -HALO_EINVAL;
+    char host[80];
+    size_t hl = (size_t)(colon - addr);
+    const char *h = addr;
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    int64_t port;
+    if (hl == 0 || hl >= sizeof(host) || !str_to_i64(colon + 1, strlen(colon + 1), &port) || port <= 0 ||
+        port > 65535)
+        return -HALO_EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0) return 0;
+    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0) return 0;
+    return -HALO_EINVAL;
+}
+
+int net_connect(kv_server *srv, const char *addr, net_connect_cb cb, void *arg)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (parse_hostport(addr, &ss) != 0) return -HALO_EINVAL;
+    kv_client *c = hmalloc(sizeof(*c));
+    client_init(srv, c);
+    c->flags |= CLIENT_AUTHED;
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    uv_tcp_init(srv->loop, &c->tcp);
+    c->tcp.data = c;
+    connect_req *cr = hmalloc(sizeof(*cr));
+    cr->c = c;
+    cr->cb = cb;
+    cr->arg = arg;
+    cr->req.data = cr;
+    int rc = uv_tcp_connect(&cr->req, &c->tcp, (struct sockaddr *)&ss, on_connected);
+    if (rc != 0) {
+        hfree(cr);
+        resp_parser_free(&c->parser);
+        uv_close((uv_handle_t *)&c->tcp, on_connect_closed);
+        return -HALO_EINVAL;
+    }
+    return 0;
 }
 
 void client_info_line(kv_client *c, buf *out)

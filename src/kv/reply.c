@@ -20,6 +20,7 @@ static void mark_pending(kv_client *c)
 
 static void check_obuf_limit(kv_client *c)
 {
+    if (c->flags & (CLIENT_REPL_LINK | CLIENT_REPL_UPSTREAM)) return; /* paced by repl_link.c */
     int64_t limit = c->pubsub ? c->srv->cfg.obuf_pubsub_hard : c->srv->cfg.obuf_normal_hard;
     if (limit <= 0 || (int64_t)c->reply_bytes <= limit) return;
     log_warn("client id=%llu addr=%s closed for overcoming of output buffer limits "

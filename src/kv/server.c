@@ -11,6 +11,7 @@
 #include "../common/util.h"
 #include "../metrics/metrics_http.h"
 #include "../persist/aof.h"
+#include "../repl/repl_node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +92,7 @@ static void cron(uv_timer_t *t)
     dict_maybe_shrink(&srv->db.keys);
     dict_maybe_shrink(&srv->db.expires);
     net_clients_cron(srv);
-    if (srv->cfg.maxmemory > 0) evict_perform(srv);
+    if (srv->cfg.maxmemory > 0 && repl_is_primary(srv)) evict_perform(srv);
     if (srv->aof) aof_cron(srv->aof);
     sample_ops(srv);
     prop_flush(srv); /* DELs from active expiry and eviction */
@@ -112,6 +113,7 @@ void kv_server_shutdown(kv_server *srv, const char *why)
     log_notice("shutting down: %s", why);
     net_close_listeners(srv);
     net_flush_all(srv);
+    repl_node_stop(srv); /* held replies are failed: their writes may not be on the replicas */
     if (srv->aof) {
         aof_close(srv->aof);
         srv->aof = NULL;
@@ -235,6 +237,7 @@ int kv_main(int argc, char **argv)
     int exit_code = 1;
     if (open_data_dir(srv) != 0) goto out_data;
     if (net_listen(srv) != 0) goto out_listen;
+    if (repl_node_start(srv) != 0) goto out_listen;
     if (srv->cfg.metrics_port > 0 &&
         metrics_http_start(srv, srv->cfg.metrics_bind, srv->cfg.metrics_port, &srv->metrics) != 0)
         goto out_listen;

@@ -49,6 +49,17 @@ typedef struct kv_config {
     char *pidfile;
     bool daemonize;         /* accepted for compatibility; only "no" is valid */
     int64_t slowlog_log_slower_than_us;
+    /* replicated mode (docs/replication.md); on when repl_zk is set */
+    char *repl_zk;           /* ZooKeeper connect string */
+    char *repl_cluster;
+    char *repl_group;
+    char *repl_node_id;
+    char *repl_members;      /* "n1,n2,n3": the order fixes the members' numbers */
+    char *repl_announce;     /* "ip:port" published for clients and peers; "" = bind[0]:port */
+    int repl_session_timeout_ms;
+    int repl_timeout_ms;
+    int min_sync_replicas;
+    int64_t repl_backlog_size;
 } kv_config;
 
 typedef struct kv_stats {
@@ -83,6 +94,7 @@ typedef struct kv_server {
     bool prop_replaced, prop_suppressed;
     int call_depth;          /* > 1 inside EXEC */
     kv_aof *aof;
+    struct repl_node *repl;  /* replicated mode, else NULL */
     kv_metrics_http *metrics;
     kv_stats stats;
     char run_id[41];

@@ -11,6 +11,7 @@
 #include "../kv/cmd.h"
 #include "../kv/subsys.h"
 #include "../persist/aof.h"
+#include "../repl/repl_node.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,7 @@ static void render_metrics(kv_metrics_http *m, buf *b)
     render_keyspace(srv, b);
     render_commands(b);
     render_aof(srv, b);
+    repl_metrics(srv, b);
     prom_counter(b, "halo_kv_metrics_rejected_connections_total",
                  "Metrics connections closed at once: too many were open.", m->rejected);
 }

@@ -54,6 +54,14 @@
  * fork, and deletes the old files; on failure it logs and keeps the old
  * files (the manifest already lists them and the new INCR file). One
  * rewrite at a time: a request while one runs (or inside EXEC) is scheduled.
+ *
+ * Positions. The replication log is the stream given to aof_feed, addressed
+ * by byte offset. aof_feed_pos puts a HALOPOS record (aof_format.h) in the
+ * pending batch; kv_aof.pos follows it and every byte fed after it, loading
+ * recomputes it from the files (aof_replay_file says how BASE and INCR files
+ * count), and a rewrite writes the position at the fork as the first batch of
+ * its BASE file. aof_install_snapshot (aof_rewrite.c) makes a full-sync
+ * snapshot (snapshot.c) the BASE file, the AOF's position then its own.
  */
 #include "aof_int.h"
 #include "../common/err.h"
@@ -177,9 +185,7 @@ int aof_persist_manifest(kv_aof *aof, const aof_manifest *man)
     return 0;
 }
 
-/* Create a new INCR file, list it in a manifest written to disk, and make
- * that the current manifest. *fd_out is the new file, opened O_APPEND. */
-static int add_new_incr(kv_aof *aof, int *fd_out)
+int aof_push_incr(kv_aof *aof, const aof_manifest *from, aof_manifest *prev, int *fd_out)
 {
     aof_file_ent e;
     e.seq = aof->next_seq;
@@ -187,7 +193,7 @@ static int add_new_incr(kv_aof *aof, int *fd_out)
     int fd = create_empty(aof, e.name, O_APPEND);
     if (fd < 0) return fd;
     aof_manifest next;
-    aof_manifest_copy(&next, &aof->man);
+    aof_manifest_copy(&next, from);
     aof_manifest_push_incr(&next, &e);
     if (aof_persist_manifest(aof, &next) != 0) {
         close(fd);
@@ -196,10 +202,17 @@ static int add_new_incr(kv_aof *aof, int *fd_out)
         return -HALO_EIO;
     }
     aof->next_seq++;
-    aof_manifest_free(&aof->man);
+    if (prev) *prev = aof->man;
+    else aof_manifest_free(&aof->man);
     aof->man = next;
     *fd_out = fd;
     return 0;
+}
+
+/* A new INCR file after the current ones. */
+static int add_new_incr(kv_aof *aof, int *fd_out)
+{
+    return aof_push_incr(aof, &aof->man, NULL, fd_out);
 }
 
 /* ------------------------------------------------------------ directory */
@@ -216,11 +229,17 @@ static bool is_our_file(const kv_aof *aof, const char *name)
     return strcmp(p + digits, ".base.aof") == 0 || strcmp(p + digits, ".incr.aof") == 0;
 }
 
+static bool has_prefix(const char *name, const char *prefix)
+{
+    return strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
 static bool is_temp_file(const kv_aof *aof, const char *name)
 {
     char tmp[PATH_MAX];
     manifest_name(aof, tmp, sizeof(tmp), true);
-    return strncmp(name, "temp-rewriteaof-", 16) == 0 || strcmp(name, tmp) == 0;
+    return has_prefix(name, AOF_TEMP_REWRITE) || has_prefix(name, AOF_TEMP_FULLSYNC) ||
+           strcmp(name, tmp) == 0;
 }
 
 static bool is_manifest_name(const char *name)
@@ -244,8 +263,8 @@ static int clean_entry(kv_aof *aof, const char *name, bool have_manifest)
         return -HALO_ECORRUPT;
     }
     if (unlinkat(aof->dir_fd, name, 0) == 0)
-        log_notice("removed %s/%s: not part of the AOF (left over from an interrupted step)",
-                   aof->dir, name);
+        log_notice("removed %s/%s: not part of the AOF (left over from an interrupted %s)",
+                   aof->dir, name, has_prefix(name, AOF_TEMP_FULLSYNC) ? "full sync" : "step");
     else
         log_warn("cannot remove %s/%s, which is not part of the AOF: %s", aof->dir, name,
                  strerror(errno));
@@ -276,29 +295,29 @@ static int clean_dir(kv_aof *aof, bool have_manifest)
 /* ------------------------------------------------------------ loading */
 
 typedef struct load_ctx {
-    kv_aof *aof;
-    kv_client *fake;
+    aof_replay *r;
     const char *file;
 } load_ctx;
 
 static int replay_cmd(void *priv, int argc, const resp_arg *argv, size_t off)
 {
     load_ctx *lc = priv;
+    aof_replay *r = lc->r;
     const kv_cmd *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
     int shown = argv[0].len > 64 ? 64 : (int)argv[0].len;
     if (cmd == NULL) {
-        log_error("AOF %s/%s: unknown command '%.*s' at offset %zu", lc->aof->dir, lc->file,
-                  shown, argv[0].ptr, off);
+        log_error("%s %s/%s: unknown command '%.*s' at offset %zu; %s", r->what, r->dir, lc->file,
+                  shown, argv[0].ptr, off, r->refusal);
         return -HALO_ECORRUPT;
     }
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        log_error("AOF %s/%s: wrong number of arguments for '%s' at offset %zu", lc->aof->dir,
-                  lc->file, cmd->name, off);
+        log_error("%s %s/%s: wrong number of arguments for '%s' at offset %zu; %s", r->what, r->dir,
+                  lc->file, cmd->name, off, r->refusal);
         return -HALO_ECORRUPT;
     }
     /* The batch is the transaction's atomic unit already. */
     if (strcmp(cmd->name, "multi") == 0 || strcmp(cmd->name, "exec") == 0) return 0;
-    kv_client *c = lc->fake;
+    kv_client *c = r->fake;
     c->argc = argc;
     c->argv = (resp_arg *)argv;
     cmd_call(c, cmd);
@@ -308,76 +327,115 @@ static int replay_cmd(void *priv, int argc, const resp_arg *argv, size_t off)
 }
 
 /* A torn end of the last INCR file: cut it off, or refuse by configuration. */
-static int handle_torn(kv_aof *aof, const char *name, int fd, size_t len, const aof_scan_result *res,
-                       bool last)
+static int handle_torn(aof_replay *r, const char *name, int fd, size_t len,
+                       const aof_scan_result *res, bool last)
 {
     size_t dropped = len - res->good_len;
     if (!last) {
-        log_error("AOF %s/%s ends inside a batch at offset %zu (%zu bytes after the last "
-                  "complete batch); only the last INCR file may have a torn tail; refusing to start",
-                  aof->dir, name, res->good_len, dropped);
+        log_error("%s %s/%s ends inside a batch at offset %zu (%zu bytes after the last "
+                  "complete batch); only the last INCR file may have a torn tail; %s", r->what,
+                  r->dir, name, res->good_len, dropped, r->refusal);
         return -HALO_ECORRUPT;
     }
-    if (!aof->srv->cfg.aof_load_truncated) {
+    if (!r->srv->cfg.aof_load_truncated) {
         log_error("AOF %s/%s has a torn tail at offset %zu (%zu bytes of an unfinished write) "
-                  "and aof-load-truncated is no; refusing to start", aof->dir, name,
+                  "and aof-load-truncated is no; refusing to start", r->dir, name,
                   res->good_len, dropped);
         return -HALO_ECORRUPT;
     }
     if (ftruncate(fd, (off_t)res->good_len) != 0 || fsync(fd) != 0) {
-        log_error("cannot truncate %s/%s: %s", aof->dir, name, strerror(errno));
+        log_error("cannot truncate %s/%s: %s", r->dir, name, strerror(errno));
         return -HALO_EIO;
     }
     log_warn("!!! AOF %s/%s: torn tail at offset %zu: %zu bytes of an unfinished write dropped; "
-             "the file was truncated to %zu bytes, its last complete batch", aof->dir, name,
+             "the file was truncated to %zu bytes, its last complete batch", r->dir, name,
              res->good_len, dropped, res->good_len);
     return 0;
 }
 
-static int scan_mapped(kv_aof *aof, const char *name, int fd, size_t len, bool last, kv_client *fake)
+/* The position where the file ends, from where the files before it ended. */
+static void advance_pos(aof_replay *r, const aof_scan_result *res, int kind)
+{
+    if (res->has_pos) {
+        r->has_pos = true;
+        r->pos = res->pos;
+        if (kind != AOF_FILE_BASE) r->pos.end += res->cmd_bytes;
+    } else {
+        r->pos.end += res->cmd_bytes;
+    }
+}
+
+static int scan_mapped(aof_replay *r, const char *name, int fd, size_t len, int kind)
 {
     char *map = NULL;
     if (len > 0) {
         /* Private and writable: a command may scribble on its argv. */
         map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
-            log_error("cannot map %s/%s: %s", aof->dir, name, strerror(errno));
+            log_error("cannot map %s/%s: %s", r->dir, name, strerror(errno));
             return -HALO_EIO;
         }
         madvise(map, len, MADV_SEQUENTIAL);
     }
-    load_ctx lc = {aof, fake, name};
+    load_ctx lc = {r, name};
     aof_scan_result res;
     aof_scan(map, len, replay_cmd, &lc, &res);
     if (map) munmap(map, len);
     int rc = 0;
     if (res.status == AOF_SCAN_TORN) {
-        rc = handle_torn(aof, name, fd, len, &res, last);
+        rc = handle_torn(r, name, fd, len, &res, kind == AOF_FILE_INCR_LAST);
     } else if (res.status == AOF_SCAN_CORRUPT) {
-        log_error("AOF %s/%s is corrupt at offset %zu: %s; refusing to start (it must be "
-                  "repaired or removed by an operator; nothing is loaded past bad data)",
-                  aof->dir, name, res.err_off, res.err);
+        log_error("%s %s/%s is corrupt at offset %zu: %s; %s (it must be repaired or removed by "
+                  "an operator; nothing is loaded past bad data)", r->what, r->dir, name,
+                  res.err_off, res.err, r->refusal);
         rc = -HALO_ECORRUPT;
     } else if (res.status == AOF_SCAN_STOPPED) {
         rc = res.apply_rc;
     }
-    if (rc == 0)
-        log_notice("AOF %s/%s loaded: %llu batches, %llu commands, %zu bytes", aof->dir, name,
-                   (unsigned long long)res.batches, (unsigned long long)res.commands, res.good_len);
-    return rc;
+    if (rc != 0) return rc;
+    advance_pos(r, &res, kind);
+    log_notice("%s %s/%s loaded: %llu batches, %llu commands, %zu bytes", r->what, r->dir, name,
+               (unsigned long long)res.batches, (unsigned long long)res.commands, res.good_len);
+    return 0;
 }
 
-/* Replay one file; returns its size after any truncation in *size. */
-static int load_file(kv_aof *aof, const char *name, bool last, kv_client *fake, int64_t *size)
+void aof_replay_begin(aof_replay *r, kv_server *srv, int dir_fd, const char *dir)
 {
-    int fd = openat(aof->dir_fd, name, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    memset(r, 0, sizeof(*r));
+    r->srv = srv;
+    r->dir_fd = dir_fd;
+    r->dir = dir;
+    r->what = "AOF";
+    r->refusal = "refusing to start";
+    r->fake = client_new_fake(srv);
+    r->was_loading = srv->loading;
+    r->was_no_expire = srv->db.no_expire;
+    r->dirty = srv->dirty;
+    srv->loading = 1;
+    srv->db.no_expire = true;
+}
+
+void aof_replay_end(aof_replay *r)
+{
+    kv_server *srv = r->srv;
+    srv->loading = r->was_loading;
+    srv->db.no_expire = r->was_no_expire;
+    srv->dirty = r->dirty;
+    client_free_fake(r->fake);
+    r->fake = NULL;
+}
+
+int aof_replay_file(aof_replay *r, const char *name, int kind, int64_t *size)
+{
+    bool last = kind == AOF_FILE_INCR_LAST;
+    int fd = openat(r->dir_fd, name, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) {
-        log_error("cannot open %s/%s, listed in the AOF manifest: %s", aof->dir, name, strerror(errno));
+        log_error("cannot open %s/%s: %s", r->dir, name, strerror(errno));
         return -HALO_EIO;
     }
     struct stat st;
     int rc = fstat(fd, &st) == 0 ? 0 : -HALO_EIO;
-    if (rc == 0) rc = scan_mapped(aof, name, fd, (size_t)st.st_size, last, fake);
+    if (rc == 0) rc = scan_mapped(r, name, fd, (size_t)st.st_size, kind);
     if (rc == 0 && fstat(fd, &st) == 0) *size = (int64_t)st.st_size;
     close(fd);
     return rc;
@@ -385,24 +443,22 @@ static int load_file(kv_aof *aof, const char *name, bool last, kv_client *fake, 
 
 static int load_all(kv_aof *aof)
 {
-    kv_server *srv = aof->srv;
-    kv_client *fake = client_new_fake(srv);
-    uint8_t was_loading = srv->loading;
-    bool was_no_expire = srv->db.no_expire;
-    uint64_t dirty = srv->dirty;
-    srv->loading = 1;
-    srv->db.no_expire = true;
-    int rc = load_file(aof, aof->man.base.name, false, fake, &aof->base_size);
+    aof_replay r;
+    aof_replay_begin(&r, aof->srv, aof->dir_fd, aof->dir);
+    int rc = aof_replay_file(&r, aof->man.base.name, AOF_FILE_BASE, &aof->base_size);
     aof->incr_size = 0;
     for (size_t i = 0; rc == 0 && i < aof->man.nincr; i++) {
         int64_t size = 0;
-        rc = load_file(aof, aof->man.incr[i].name, i + 1 == aof->man.nincr, fake, &size);
+        int kind = i + 1 == aof->man.nincr ? AOF_FILE_INCR_LAST : AOF_FILE_INCR;
+        rc = aof_replay_file(&r, aof->man.incr[i].name, kind, &size);
         aof->incr_size += size;
     }
-    srv->loading = was_loading;
-    srv->db.no_expire = was_no_expire;
-    srv->dirty = dirty;
-    client_free_fake(fake);
+    aof->pos = r.pos;
+    aof->pos_known = r.has_pos;
+    aof_replay_end(&r);
+    if (rc == 0 && aof->pos_known)
+        log_notice("AOF position: offset %llu, %d history segments",
+                   (unsigned long long)aof->pos.end, aof->pos.n);
     return rc;
 }
 
@@ -568,8 +624,43 @@ int aof_open_and_load(struct kv_server *srv, kv_aof **out)
 
 void aof_feed(kv_aof *aof, const char *data, size_t len)
 {
-    if (aof && len) buf_append(&aof->pending, data, len);
+    if (aof == NULL || len == 0) return;
+    buf_append(&aof->pending, data, len);
+    aof->pos.end += len;
 }
+
+void aof_feed_pos(kv_aof *aof, const repl_history *pos)
+{
+    if (aof == NULL) return;
+    if (!aof_pos_valid(pos)) {
+        /* Written, it would make the AOF refuse to load: stop before that. */
+        log_error("aof_feed_pos: invalid replication history (n %d, end %llu); aborting", pos->n,
+                  (unsigned long long)pos->end);
+        abort();
+    }
+    if (aof->pos_known && pos->end != aof->pos.end)
+        log_warn("AOF position record at offset %llu, but the stream fed to the AOF ends at %llu",
+                 (unsigned long long)pos->end, (unsigned long long)aof->pos.end);
+    aof_format_pos(&aof->pending, pos);
+    aof->pos = *pos;
+    aof->pos_known = true;
+}
+
+bool aof_loaded_pos(const kv_aof *aof, repl_history *out)
+{
+    *out = aof->pos;
+    return aof->pos_known;
+}
+
+void aof_set_pos_source(kv_aof *aof, aof_pos_fn fn, void *arg)
+{
+    aof->pos_fn = fn;
+    aof->pos_arg = arg;
+}
+
+const char *aof_dir(const kv_aof *aof) { return aof->dir; }
+
+int aof_dir_fd(const kv_aof *aof) { return aof->dir_fd; }
 
 /* Close the pending commands into a batch at the end of staged. */
 static void seal_pending(kv_aof *aof)
@@ -767,12 +858,10 @@ void aof_cron(kv_aof *aof)
         log_notice("starting automatic rewriting of the AOF on %lld%% growth",
                    (long long)aof->srv->cfg.auto_aof_rewrite_percentage);
     /* Events that finished but were not fed yet (active expiry's DELs) belong
-     * before the fork, in the old INCR file: the snapshot includes them. */
-    kv_server *srv = aof->srv;
-    if (srv->prop.len) {
-        aof_feed(aof, srv->prop.data, srv->prop.len);
-        buf_reset(&srv->prop);
-    }
+     * before the fork, in the old INCR file: the snapshot includes them.
+     * prop_flush hands them to every consumer, so the stream position the
+     * rewrite asks for includes them too. */
+    prop_flush(aof->srv);
     aof->scheduled = false;
     aof_rewrite_fork(aof);
 }
@@ -792,7 +881,7 @@ int aof_rewrite_start(kv_aof *aof)
 void aof_close(kv_aof *aof)
 {
     if (aof == NULL) return;
-    aof_rewrite_kill(aof);
+    aof_rewrite_kill(aof, "at shutdown; the current AOF files stay");
     if (aof_flush_and_sync(aof) != 0)
         log_error("the AOF could not be written at shutdown: %zu bytes not saved",
                   aof->pending.len + aof->staged.len);

@@ -1,4 +1,4 @@
-/* aof_format.c — AOF batch framing, the strict RESP command parser and batch scanner, the manifest. */
+/* aof_format.c — AOF batch framing, position records, the strict RESP command parser and batch scanner, the manifest. */
 #include "aof_format.h"
 #include "../common/err.h"
 #include "../common/limits.h"
@@ -32,6 +32,77 @@ void aof_frame_batch(buf *out, const char *data, size_t len)
     buf_append(out, data, len);
     aof_seal_batch(out, start);
 }
+
+/* ---------------------------------------------------------------- positions */
+
+bool aof_pos_valid(const repl_history *pos)
+{
+    if (pos->n < 0 || pos->n > REPL_MAX_HISTORY) return false;
+    for (int i = 0; i < pos->n; i++) {
+        if (pos->seg[i].start > pos->end) return false;
+        if (i > 0 && (pos->seg[i].start <= pos->seg[i - 1].start ||
+                      pos->seg[i].epoch <= pos->seg[i - 1].epoch))
+            return false;
+    }
+    return true;
+}
+
+static void append_u64(buf *out, uint64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+    buf_append_bulk(out, num, (size_t)n);
+}
+
+void aof_format_pos(buf *out, const repl_history *pos)
+{
+    buf_append_mbulk_len(out, '*', 3 + 2 * (int64_t)pos->n);
+    buf_append_bulk(out, AOF_POS_NAME, sizeof(AOF_POS_NAME) - 1);
+    append_u64(out, pos->end);
+    append_u64(out, (uint64_t)pos->n);
+    for (int i = 0; i < pos->n; i++) {
+        append_u64(out, pos->seg[i].epoch);
+        append_u64(out, pos->seg[i].start);
+    }
+}
+
+bool aof_is_pos_record(int argc, const resp_arg *argv)
+{
+    return argc >= 1 && argv[0].len == sizeof(AOF_POS_NAME) - 1 &&
+           memcmp(argv[0].ptr, AOF_POS_NAME, sizeof(AOF_POS_NAME) - 1) == 0;
+}
+
+/* An unsigned decimal: digits only, no leading zero, no overflow. */
+static bool parse_u64(const resp_arg *a, uint64_t *out)
+{
+    if (a->len == 0 || a->len > 20 || (a->len > 1 && a->ptr[0] == '0')) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        unsigned d = (unsigned)(a->ptr[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+const char *aof_parse_pos(int argc, const resp_arg *argv, repl_history *out)
+{
+    uint64_t n;
+    memset(out, 0, sizeof(*out));
+    if (argc < 3 || !parse_u64(&argv[1], &out->end) || !parse_u64(&argv[2], &n))
+        return "malformed position record";
+    if (n > REPL_MAX_HISTORY || (uint64_t)argc != 3 + 2 * n)
+        return "position record with a bad segment count";
+    out->n = (int)n;
+    for (int i = 0; i < out->n; i++)
+        if (!parse_u64(&argv[3 + 2 * i], &out->seg[i].epoch) ||
+            !parse_u64(&argv[4 + 2 * i], &out->seg[i].start))
+            return "malformed position record";
+    return aof_pos_valid(out) ? NULL : "position record with an invalid history";
+}
+
+/* ---------------------------------------------------------------- parser */
 
 void aof_parser_init(aof_parser *p) { memset(p, 0, sizeof(*p)); }
 
@@ -146,8 +217,8 @@ static bool is_hex8(const char *s, uint32_t *out)
     return true;
 }
 
-/* Replay the verified commands of data[start..stop). They parsed once, so
- * they parse again. */
+/* Replay the verified commands of data[start..stop). They parsed once (and
+ * position records were checked then), so they parse again. */
 static void apply_batch(aof_parser *p, const char *data, size_t start, size_t stop,
                         aof_apply_fn fn, void *priv, aof_scan_result *res)
 {
@@ -155,7 +226,16 @@ static void apply_batch(aof_parser *p, const char *data, size_t start, size_t st
     const char *err;
     while (pos < stop) {
         aof_parse_cmd(p, data, stop, pos, &end, &eo, &err);
+        if (aof_is_pos_record((int)p->argc, p->argv)) {
+            aof_parse_pos((int)p->argc, p->argv, &res->pos);
+            res->has_pos = true;
+            res->cmd_bytes = 0;
+            res->positions++;
+            pos = end;
+            continue;
+        }
         res->commands++;
+        res->cmd_bytes += end - pos;
         int rc = fn ? fn(priv, (int)p->argc, p->argv, pos) : 0;
         if (rc != 0) {
             res->status = AOF_SCAN_STOPPED;
@@ -239,6 +319,11 @@ void aof_scan(const char *data, size_t len, aof_apply_fn fn, void *priv, aof_sca
             }
         } else if (is_crc_record(&p)) {
             end_batch(&p, data, pos, end, &start, fn, priv, res);
+        } else if (aof_is_pos_record((int)p.argc, p.argv)) {
+            /* Checked before its batch is applied: a batch is all or nothing. */
+            repl_history h;
+            const char *why = aof_parse_pos((int)p.argc, p.argv, &h);
+            if (why) set_corrupt(res, pos, why);
         }
         pos = end;
     }
@@ -253,6 +338,28 @@ void aof_scan(const char *data, size_t len, aof_apply_fn fn, void *priv, aof_sca
     if (res->status == AOF_SCAN_TORN && holds_crc_record(data + start, len - start))
         set_corrupt(res, res->err_off, "damaged length: checksummed batches follow it");
     aof_parser_free(&p);
+}
+
+const char *aof_head_pos(const char *data, size_t len, repl_history *out)
+{
+    aof_parser p;
+    aof_parser_init(&p);
+    size_t pos = 0, end = 0, eo;
+    const char *err;
+    int rc;
+    for (;;) {
+        rc = aof_parse_cmd(&p, data, len, pos, &end, &eo, &err);
+        if (rc != AOF_CMD_OK || is_crc_record(&p)) break;
+        pos = end;
+    }
+    aof_parser_free(&p);
+    if (rc != AOF_CMD_OK) return "the first batch is cut or malformed";
+    aof_scan_result res;
+    aof_scan(data, end, NULL, NULL, &res);
+    if (res.status != AOF_SCAN_OK) return res.err ? res.err : "the first batch is not valid";
+    if (!res.has_pos) return "no position record in the first batch";
+    *out = res.pos;
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- manifest */

@@ -4,6 +4,7 @@
 
 #include "../common/buf.h"
 #include "../proto/resp.h"
+#include "../repl/repl_sm.h" /* repl_history, the type of a position record */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,30 @@ void aof_frame_batch(buf *out, const char *data, size_t len);
 /* Make b[start..len) a batch: append the checksum record of those bytes. */
 void aof_seal_batch(buf *b, size_t start);
 uint32_t aof_crc32(const char *data, size_t len);
+
+/* A position record names the replication position (a repl_history) of the
+ * stream at the point where it stands. Like the checksum record it is a RESP
+ * command no client can send, and it sits inside a batch (covered by its
+ * checksum):
+ *     *<3+2n> $7 HALOPOS <end> <n> <epoch1> <start1> ... <epochN> <startN>
+ * every number an unsigned decimal without leading zeros. It is not part of
+ * the replication stream: the stream's offsets count the bytes of command
+ * records only, never of HALOCRC or HALOPOS records. */
+#define AOF_POS_NAME "HALOPOS"
+/* Longest HALOPOS record: its header and REPL_MAX_HISTORY segments of 20-digit numbers. */
+#define AOF_POS_RECORD_MAX (16 + 13 + (2 + 2 * REPL_MAX_HISTORY) * 27)
+
+/* Whether pos may be written: 0 <= n <= REPL_MAX_HISTORY, epochs and starts
+ * strictly ascending, every start <= end (the rules repl_sm applies to a
+ * history received from the network). */
+bool aof_pos_valid(const repl_history *pos);
+/* Append the HALOPOS record of pos (a valid one) to out: a command, not a
+ * batch; the caller frames it with others. */
+void aof_format_pos(buf *out, const repl_history *pos);
+/* Whether argv is a HALOPOS record (argv[0] is the name). */
+bool aof_is_pos_record(int argc, const resp_arg *argv);
+/* Parse a HALOPOS record into *out: NULL, or what is wrong with it. */
+const char *aof_parse_pos(int argc, const resp_arg *argv, repl_history *out);
 
 /* Argument storage reused from command to command; it grows only with
  * arguments actually present in the input, never from a declared count. */
@@ -41,7 +66,8 @@ int aof_parse_cmd(aof_parser *p, const char *data, size_t len, size_t off, size_
                   size_t *err_off, const char **err);
 
 /* Called for each command of a verified batch, in order; off is where the
- * command starts. A nonzero return stops the scan (status AOF_SCAN_STOPPED). */
+ * command starts. A nonzero return stops the scan (status AOF_SCAN_STOPPED).
+ * Checksum and position records are the scanner's own: never handed to it. */
 typedef int (*aof_apply_fn)(void *priv, int argc, const resp_arg *argv, size_t off);
 
 enum {
@@ -59,11 +85,26 @@ typedef struct aof_scan_result {
     size_t err_off;    /* CORRUPT/STOPPED: where; TORN: where the parse gave up */
     const char *err;   /* CORRUPT: what is wrong (static string) */
     int apply_rc;
-    uint64_t batches, commands;
+    uint64_t batches, commands; /* commands: those handed to fn */
+    /* The position where the applied batches end: the last HALOPOS record
+     * applied (has_pos), and the bytes of the commands applied after it, or
+     * of all applied commands when there was none. A cut batch is never
+     * applied, so it counts for nothing. */
+    bool has_pos;
+    repl_history pos;
+    uint64_t cmd_bytes;
+    uint64_t positions; /* HALOPOS records applied */
 } aof_scan_result;
 
-/* Verify and apply every batch of data[0..len); fn may be NULL (verify only). */
+/* Verify and apply every batch of data[0..len); fn may be NULL (verify
+ * only). A malformed HALOPOS record is corruption. */
 void aof_scan(const char *data, size_t len, aof_apply_fn fn, void *priv, aof_scan_result *res);
+
+/* The position record of the first batch of a BASE-format file, from its
+ * first bytes data[0..len): NULL and *out, or why there is none (the first
+ * batch is cut, corrupt, or holds no HALOPOS). Files written by snap_fork
+ * and rewrites with a position start with a batch holding only it. */
+const char *aof_head_pos(const char *data, size_t len, repl_history *out);
 
 /* ---- manifest: which files make up the AOF, one line each, in order ----
  *     file <name> seq <n> type b      (exactly one BASE file, first)

@@ -1,4 +1,4 @@
-/* test_aof.c — the AOF: batch framing and checksums, torn tails and corruption, manifest, load/write/rewrite in-process. */
+/* test_aof.c — the AOF: batch framing and checksums, position records, torn tails and corruption, manifest, load/write/rewrite in-process. */
 #include "test.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -271,6 +271,138 @@ static void test_apply_stop(void)
     CHECK_EQ_INT(res.err_off, ends[0]);
     CHECK_EQ_INT(calls, 3);
     buf_free(&s);
+}
+
+
+/* ------------------------------------------------------------ position records */
+
+static const repl_history POS_A = {.seg = {{1, 0}, {3, 40}}, .n = 2, .end = 100};
+static const repl_history POS_B = {.seg = {{1, 0}, {3, 40}, {7, 180}}, .n = 3, .end = 200};
+
+static bool pos_eq(const repl_history *a, const repl_history *b)
+{
+    if (a->n != b->n || a->end != b->end) return false;
+    for (int i = 0; i < a->n; i++)
+        if (a->seg[i].epoch != b->seg[i].epoch || a->seg[i].start != b->seg[i].start) return false;
+    return true;
+}
+
+/* argv of the one command in b, for aof_parse_pos. */
+static int parse_one(const buf *b, aof_parser *p)
+{
+    size_t end, eo;
+    const char *err;
+    return aof_parse_cmd(p, b->data, b->len, 0, &end, &eo, &err);
+}
+
+static void test_pos_record_format(void)
+{
+    buf b;
+    buf_init(&b);
+    aof_format_pos(&b, &POS_A);
+    CHECK_MEM(b.data, b.len, "*7\r\n$7\r\nHALOPOS\r\n$3\r\n100\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
+                             "$1\r\n3\r\n$2\r\n40\r\n");
+    aof_parser p;
+    aof_parser_init(&p);
+    CHECK_EQ_INT(parse_one(&b, &p), AOF_CMD_OK);
+    repl_history h;
+    CHECK(aof_is_pos_record((int)p.argc, p.argv));
+    CHECK(aof_parse_pos((int)p.argc, p.argv, &h) == NULL);
+    CHECK(pos_eq(&h, &POS_A));
+    /* The largest history fits the bound used to read a snapshot's head. */
+    repl_history big = {.n = REPL_MAX_HISTORY, .end = UINT64_MAX};
+    for (int i = 0; i < REPL_MAX_HISTORY; i++)
+        big.seg[i] = (repl_segment){UINT64_MAX - 8 + (uint64_t)i, UINT64_MAX - 8 + (uint64_t)i};
+    CHECK(aof_pos_valid(&big));
+    buf_reset(&b);
+    aof_format_pos(&b, &big);
+    CHECK(b.len <= AOF_POS_RECORD_MAX);
+    CHECK_EQ_INT(parse_one(&b, &p), AOF_CMD_OK);
+    CHECK(aof_parse_pos((int)p.argc, p.argv, &h) == NULL && pos_eq(&h, &big));
+    static const char *bad[] = {
+        "*3\r\n$7\r\nHALOPOS\r\n$1\r\n5\r\n$1\r\n1\r\n",                    /* n 1, no segment */
+        "*2\r\n$7\r\nHALOPOS\r\n$1\r\n5\r\n",                               /* no n */
+        "*3\r\n$7\r\nHALOPOS\r\n$2\r\n05\r\n$1\r\n0\r\n",                   /* leading zero */
+        "*3\r\n$7\r\nHALOPOS\r\n$2\r\n-5\r\n$1\r\n0\r\n",                   /* sign */
+        "*3\r\n$7\r\nHALOPOS\r\n$20\r\n18446744073709551616\r\n$1\r\n0\r\n", /* overflow */
+        "*5\r\n$7\r\nHALOPOS\r\n$1\r\n5\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n6\r\n", /* start > end */
+        "*7\r\n$7\r\nHALOPOS\r\n$1\r\n9\r\n$1\r\n2\r\n$1\r\n2\r\n$1\r\n0\r\n$1\r\n2\r\n$1\r\n1\r\n",
+        "*21\r\n$7\r\nHALOPOS\r\n$1\r\n0\r\n$1\r\n9\r\n",                  /* n > max */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        buf_reset(&b);
+        buf_append_str(&b, bad[i]);
+        int rc = parse_one(&b, &p);
+        CHECK(rc != AOF_CMD_OK || aof_parse_pos((int)p.argc, p.argv, &h) != NULL);
+        /* In a batch with a good checksum it is corruption, not a command. */
+        buf f;
+        buf_init(&f);
+        aof_frame_batch(&f, b.data, b.len);
+        aof_scan_result res;
+        aof_scan(f.data, f.len, NULL, NULL, &res);
+        if (rc == AOF_CMD_OK) CHECK_EQ_INT(res.status, AOF_SCAN_CORRUPT);
+        CHECK(!res.has_pos);
+        buf_free(&f);
+    }
+    aof_parser_free(&p);
+    buf_free(&b);
+}
+
+/* Batches: {SET a 1, HALOPOS A, SET b 2}, {INCR c}, {HALOPOS B}, {DEL a}.
+ * The position after each: A + |SET b 2|, + |INCR c|, B, B + |DEL a|. */
+static void test_pos_scan(void)
+{
+    buf s, cmds, seen;
+    buf_init(&s);
+    buf_init(&cmds);
+    buf_init(&seen);
+    add_cmd(&cmds, "SET", "a", "1");
+    aof_format_pos(&cmds, &POS_A);
+    size_t before = cmds.len;
+    add_cmd(&cmds, "SET", "b", "2");
+    uint64_t set_b = cmds.len - before;
+    aof_frame_batch(&s, cmds.data, cmds.len);
+    buf_reset(&cmds);
+    add_cmd(&cmds, "INCR", "c", NULL);
+    uint64_t incr_c = cmds.len;
+    aof_frame_batch(&s, cmds.data, cmds.len);
+    size_t end2 = s.len;
+    buf_reset(&cmds);
+    aof_format_pos(&cmds, &POS_B);
+    aof_frame_batch(&s, cmds.data, cmds.len);
+    size_t end3 = s.len;
+    buf_reset(&cmds);
+    add_cmd(&cmds, "DEL", "a", NULL);
+    uint64_t del_a = cmds.len;
+    aof_frame_batch(&s, cmds.data, cmds.len);
+    aof_scan_result res;
+    CHECK_EQ_INT(scan_str(s.data, s.len, &res, &seen), AOF_SCAN_OK);
+    CHECK(seen_is(&seen, "SET a 1;SET b 2;INCR c;DEL a;")); /* HALOPOS is never applied */
+    CHECK_EQ_INT(res.commands, 4);
+    CHECK_EQ_INT(res.positions, 2);
+    CHECK(res.has_pos && pos_eq(&res.pos, &POS_B));
+    CHECK_EQ_INT(res.cmd_bytes, del_a);
+    /* A cut batch counts for nothing. */
+    CHECK_EQ_INT(scan_str(s.data, s.len - 1, &res, &seen), AOF_SCAN_TORN);
+    CHECK(res.has_pos && pos_eq(&res.pos, &POS_B));
+    CHECK_EQ_INT(res.cmd_bytes, 0);
+    CHECK_EQ_INT(scan_str(s.data, end3 - 1, &res, &seen), AOF_SCAN_TORN);
+    CHECK(res.has_pos && pos_eq(&res.pos, &POS_A));
+    CHECK_EQ_INT(res.cmd_bytes, set_b + incr_c);
+    CHECK_EQ_INT(scan_str(s.data, end2, &res, &seen), AOF_SCAN_OK);
+    CHECK_EQ_INT(res.cmd_bytes, set_b + incr_c);
+    /* The head of a file: the first batch must hold one. */
+    repl_history h;
+    CHECK(aof_head_pos(s.data, s.len, &h) == NULL && pos_eq(&h, &POS_A));
+    CHECK(aof_head_pos(s.data, end2 - 1, &h) == NULL); /* only the first batch is read */
+    CHECK(aof_head_pos(s.data + end2, s.len - end2, &h) == NULL && pos_eq(&h, &POS_B));
+    CHECK(aof_head_pos(s.data + end3, s.len - end3, &h) != NULL);
+    CHECK(aof_head_pos(s.data, 20, &h) != NULL);
+    s.data[5] ^= 1;
+    CHECK(aof_head_pos(s.data, s.len, &h) != NULL);
+    buf_free(&s);
+    buf_free(&cmds);
+    buf_free(&seen);
 }
 
 static void test_manifest(void)
@@ -587,6 +719,179 @@ static void test_rewrite(void)
     node_teardown();
 }
 
+
+/* ------------------------------------------------------------ positions in-process */
+
+/* Bytes of the command as propagated (these commands propagate verbatim). */
+static uint64_t cmd_len(const char *a0, const char *a1, const char *a2)
+{
+    const char *args[3] = {a0, a1, a2};
+    size_t lens[3];
+    int argc = 0;
+    while (argc < 3 && args[argc]) {
+        lens[argc] = strlen(args[argc]);
+        argc++;
+    }
+    buf b;
+    buf_init(&b);
+    buf_append_resp_cmd(&b, argc, args, lens);
+    uint64_t n = b.len;
+    buf_free(&b);
+    return n;
+}
+
+/* run() and count its propagated bytes into *end. */
+static void run_counted(uint64_t *end, const char *a0, const char *a1, const char *a2)
+{
+    run(a0, a1, a2, NULL, NULL);
+    *end += cmd_len(a0, a1, a2);
+}
+
+static bool loaded_pos_is(const repl_history *want)
+{
+    repl_history got;
+    bool known = aof_loaded_pos(srv.aof, &got);
+    if (!pos_eq(&got, want))
+        fprintf(stderr, "position: n %d end %llu, expected n %d end %llu\n", got.n,
+                (unsigned long long)got.end, want->n, (unsigned long long)want->end);
+    return known && pos_eq(&got, want);
+}
+
+/* Commands, HALOPOS, more commands; reopen: the position is exact. Before
+ * any HALOPOS the count is every command byte, and false. */
+static void test_pos_reload(void)
+{
+    node_setup();
+    CHECK_EQ_INT(aof_open_and_load(&srv, &srv.aof), 0);
+    repl_history h;
+    CHECK(!aof_loaded_pos(srv.aof, &h));
+    CHECK_EQ_INT(h.n, 0);
+    CHECK_EQ_INT(h.end, 0);
+    uint64_t count = 0;
+    run_counted(&count, "SET", "a", "1");
+    run_counted(&count, "SET", "b", "22");
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(!aof_loaded_pos(srv.aof, &h));
+    CHECK_EQ_INT(h.end, count);
+    repl_history want = POS_A;
+    aof_feed_pos(srv.aof, &want);
+    run_counted(&want.end, "SET", "c", "333");
+    aof_flush(srv.aof);
+    run_counted(&want.end, "DEL", "a", NULL);
+    CHECK(loaded_pos_is(&want)); /* the running count */
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(loaded_pos_is(&want));
+    CHECK(has_value("c", "333"));
+    CHECK(db_find(&srv.db, "a", 1) == NULL);
+    /* A new epoch's segment at the same end, then more. */
+    want.seg[want.n++] = (repl_segment){9, want.end};
+    aof_feed_pos(srv.aof, &want);
+    run_counted(&want.end, "SET", "d", "4");
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(loaded_pos_is(&want));
+    node_teardown();
+}
+
+/* The torn batch's bytes are not counted. */
+static void test_pos_torn_tail(void)
+{
+    node_setup();
+    CHECK_EQ_INT(aof_open_and_load(&srv, &srv.aof), 0);
+    repl_history want = POS_A;
+    aof_feed_pos(srv.aof, &want);
+    run_counted(&want.end, "SET", "a", "1");
+    aof_flush(srv.aof);
+    repl_history cut = want;
+    run("SET", "b", "2", NULL, NULL);
+    aof_feed_pos(srv.aof, &POS_B); /* in the batch that will be torn: dropped too */
+    aof_flush(srv.aof);
+    char path[512];
+    incr_path(path, sizeof(path));
+    aof_close(srv.aof);
+    srv.aof = NULL;
+    CHECK_EQ_INT(truncate(path, file_size(path) - 3), 0);
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(db_find(&srv.db, "b", 1) == NULL);
+    CHECK(loaded_pos_is(&cut));
+    run_counted(&cut.end, "SET", "c", "3");
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(loaded_pos_is(&cut));
+    node_teardown();
+}
+
+typedef struct pos_src {
+    repl_history pos;
+    int calls;
+} pos_src;
+
+static void give_pos(void *arg, repl_history *out)
+{
+    pos_src *ps = arg;
+    ps->calls++;
+    *out = ps->pos;
+}
+
+/* The first batch of the BASE file: its position, or NULL. */
+static bool base_head_pos(repl_history *out)
+{
+    char path[512], head[4096];
+    snprintf(path, sizeof(path), "%s/appendonlydir/%s", tmpdir, srv.aof->man.base.name);
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? pread(fd, head, sizeof(head), 0) : -1;
+    if (fd >= 0) close(fd);
+    return n >= 0 && aof_head_pos(head, (size_t)n, out) == NULL;
+}
+
+/* A rewrite with a source writes the source's position first in the BASE;
+ * what follows in INCR advances it. */
+static void test_pos_rewrite_with_source(void)
+{
+    node_setup();
+    CHECK_EQ_INT(aof_open_and_load(&srv, &srv.aof), 0);
+    pos_src ps = {POS_A, 0};
+    aof_feed_pos(srv.aof, &ps.pos);
+    for (int i = 0; i < 50; i++) run_counted(&ps.pos.end, "SET", "k", i % 2 ? "odd" : "even");
+    run_counted(&ps.pos.end, "SET", "x", "1");
+    aof_set_pos_source(srv.aof, give_pos, &ps);
+    CHECK_EQ_INT(aof_rewrite_start(srv.aof), 0);
+    CHECK_EQ_INT(ps.calls, 1);
+    repl_history want = ps.pos;
+    run_counted(&want.end, "SET", "y", "2"); /* in the new INCR file */
+    wait_rewrites(1);
+    repl_history h;
+    CHECK(base_head_pos(&h) && pos_eq(&h, &ps.pos));
+    CHECK(loaded_pos_is(&want));
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(loaded_pos_is(&want));
+    CHECK(has_value("k", "odd") && has_value("x", "1") && has_value("y", "2"));
+    node_teardown();
+}
+
+/* Without a source: the AOF's own count if it saw a HALOPOS, else none. */
+static void test_pos_rewrite_without_source(void)
+{
+    node_setup();
+    CHECK_EQ_INT(aof_open_and_load(&srv, &srv.aof), 0);
+    run("SET", "a", "1", NULL, NULL);
+    CHECK_EQ_INT(aof_rewrite_start(srv.aof), 0);
+    wait_rewrites(1);
+    repl_history h;
+    CHECK(!base_head_pos(&h));
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(!aof_loaded_pos(srv.aof, &h));
+    /* Continue the plain count, as a node becoming a member might. */
+    repl_history want = {.seg = {{1, h.end}}, .n = 1, .end = h.end};
+    aof_feed_pos(srv.aof, &want);
+    run_counted(&want.end, "SET", "b", "2");
+    CHECK_EQ_INT(aof_rewrite_start(srv.aof), 0);
+    wait_rewrites(1); /* counted since the reopen */
+    CHECK(base_head_pos(&h) && pos_eq(&h, &want));
+    run_counted(&want.end, "SET", "c", "3");
+    CHECK_EQ_INT(reopen(), 0);
+    CHECK(loaded_pos_is(&want));
+    node_teardown();
+}
+
 /* The dump leaves out keys whose TTL passed and keeps others' TTLs. */
 static void test_dump_db(void)
 {
@@ -631,9 +936,13 @@ static void test_directory_rules(void)
     char tmp[512];
     snprintf(tmp, sizeof(tmp), "%s/appendonlydir/temp-rewriteaof-123.aof", tmpdir);
     close(open(tmp, O_WRONLY | O_CREAT, 0644));
+    char sync[512]; /* a full sync cut by a crash */
+    snprintf(sync, sizeof(sync), "%s/appendonlydir/temp-fullsync-456.aof", tmpdir);
+    close(open(sync, O_WRONLY | O_CREAT, 0644));
     CHECK_EQ_INT(reopen(), 0);
     CHECK(access(path, F_OK) != 0);
     CHECK(access(tmp, F_OK) != 0);
+    CHECK(access(sync, F_OK) != 0);
     CHECK(has_value("a", "1"));
     aof_close(srv.aof);
     srv.aof = NULL;
@@ -655,12 +964,18 @@ int main(void)
     RUN(test_damaged_length_hides_batches);
     RUN(test_parser_rejects);
     RUN(test_apply_stop);
+    RUN(test_pos_record_format);
+    RUN(test_pos_scan);
     RUN(test_manifest);
     RUN(test_load_write_reload);
     RUN(test_write_error_retry);
     RUN(test_torn_tail_reload);
     RUN(test_corruption_refused);
     RUN(test_rewrite);
+    RUN(test_pos_reload);
+    RUN(test_pos_torn_tail);
+    RUN(test_pos_rewrite_with_source);
+    RUN(test_pos_rewrite_without_source);
     RUN(test_dump_db);
     RUN(test_directory_rules);
     return TEST_REPORT();

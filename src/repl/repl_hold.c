@@ -1,0 +1,153 @@
+/* repl_hold.c — the write gate, and replies held until every in-sync member holds what preceded them. */
+#include "repl_int.h"
+#include "../common/log.h"
+#include "../kv/cmd.h"
+#include "../kv/net.h"
+
+#include <string.h>
+
+/* A reply leaves a primary only once the group's commit point covers the
+ * log's end at the time it was ready: the write itself, and for a read
+ * every write it may have observed (no client sees a value the group could
+ * still lose). The client stops reading commands meanwhile, so its output
+ * never outgrows one batch. Replicas and links are never held. */
+bool repl_may_flush(kv_client *c)
+{
+    repl_node *rn = c->srv->repl;
+    if (rn == NULL || !rn->sm_ready) return true;
+    if (c->flags & (CLIENT_REPL_LINK | CLIENT_REPL_UPSTREAM | CLIENT_FAKE)) return true;
+    if (c->flags & CLIENT_REPL_HELD) return false;
+    if (rn->sm.role != REPL_PRIMARY && rn->sm.role != REPL_FENCED) return true;
+    if (rn->sm.commit >= rn->log_end) return true;
+    c->repl_wait = rn->log_end;
+    c->flags |= CLIENT_REPL_HELD;
+    c->next_held = rn->held;
+    rn->held = c;
+    return false;
+}
+
+/* ACK_WRITES: runs inside the state machine's step, so the released clients
+ * are resumed later (hold_run_released) — they may run commands. */
+void hold_release(repl_node *rn, uint64_t offset)
+{
+    kv_client **pp = &rn->held;
+    while (*pp) {
+        kv_client *c = *pp;
+        if (c->repl_wait <= offset) {
+            *pp = c->next_held;
+            c->next_held = rn->released;
+            rn->released = c;
+        } else {
+            pp = &c->next_held;
+        }
+    }
+}
+
+void hold_run_released(repl_node *rn)
+{
+    while (rn->released) {
+        kv_client *c = rn->released;
+        rn->released = c->next_held;
+        c->next_held = NULL;
+        c->flags &= ~CLIENT_REPL_HELD;
+        client_wake(c);
+    }
+}
+
+/* The outcome of held writes is unknown to their clients (as after a
+ * timeout): the connection is closed rather than a success sent that the
+ * group may not keep. */
+void hold_fail_all(repl_node *rn)
+{
+    kv_client *lists[2] = {rn->held, rn->released};
+    rn->held = rn->released = NULL;
+    for (int i = 0; i < 2; i++) {
+        kv_client *c = lists[i];
+        while (c) {
+            kv_client *next = c->next_held;
+            c->next_held = NULL;
+            c->flags &= ~CLIENT_REPL_HELD;
+            rn->failed_held++;
+            client_close_async(c);
+            c = next;
+        }
+    }
+}
+
+static void unlink_from(kv_client **head, kv_client *c)
+{
+    for (kv_client **pp = head; *pp; pp = &(*pp)->next_held)
+        if (*pp == c) {
+            *pp = c->next_held;
+            c->next_held = NULL;
+            return;
+        }
+}
+
+void repl_client_gone(kv_client *c)
+{
+    repl_node *rn = c->srv->repl;
+    if (rn == NULL) return;
+    if (c->flags & CLIENT_REPL_HELD) {
+        unlink_from(&rn->held, c);
+        unlink_from(&rn->released, c);
+    }
+    for (int i = 0; i < rn->nmembers; i++)
+        if (rn->down[i].c == c) down_forget(rn, i);
+    if (rn->up == c) {
+        rn->up = NULL;
+        up_close(rn);
+    }
+}
+
+/* ---- the gate -------------------------------------------------------------------------- */
+
+static bool queued_writes(const kv_client *c)
+{
+    for (int i = 0; i < c->mcount; i++)
+        if (c->mstate[i].cmd->flags & CMD_WRITE) return true;
+    return false;
+}
+
+static void reply_not_primary(kv_client *c, bool write)
+{
+    if (write) {
+        reply_error(c, "READONLY You can't write against a read only replica.");
+        return;
+    }
+    reply_error(c, "READONLY You can't read from a replica without READONLY (it may be stale); "
+                   "ask SENTINEL get-master-addr-by-name for the primary");
+}
+
+int repl_gate(kv_client *c, const kv_cmd *cmd)
+{
+    repl_node *rn = c->srv->repl;
+    if (rn == NULL || (c->flags & CLIENT_FAKE)) return 0;
+    bool write = (cmd->flags & CMD_WRITE) || (strcmp(cmd->name, "exec") == 0 && queued_writes(c));
+    bool read = !write && (cmd->flags & CMD_READONLY);
+    if (!write && !read) return 0;
+    int64_t now = now_ms();
+    repl_refusal r = rn->sm_ready ? repl_write_gate(&rn->sm, now) : REPL_REFUSE_NOT_PRIMARY;
+    if (write) {
+        switch (r) {
+        case REPL_WRITE_OK: return 0;
+        case REPL_REFUSE_NOREPLICAS: reply_error(c, "NOREPLICAS Not enough good replicas to write."); break;
+        case REPL_REFUSE_FENCED:
+            reply_error(c, "READONLY This primary lost contact with ZooKeeper; writes are refused "
+                           "until it is back (or a new primary is elected).");
+            break;
+        case REPL_REFUSE_NOT_PRIMARY: reply_not_primary(c, true); break;
+        }
+        return -1;
+    }
+    bool primary = rn->sm_ready && (rn->sm.role == REPL_PRIMARY || rn->sm.role == REPL_FENCED);
+    if (!primary) {
+        if (c->flags & CLIENT_READONLY) return 0;
+        reply_not_primary(c, false);
+        return -1;
+    }
+    if (repl_read_ok(&rn->sm, now)) return 0;
+    reply_error(c, "READONLY This primary's lease lapsed (no ZooKeeper contact); reads are refused "
+                   "until it is back.");
+    return -1;
+}
