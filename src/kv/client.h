@@ -28,6 +28,8 @@ enum {
     CLIENT_REPL_UPSTREAM = 1u << 15, /* our connection to the primary we follow */
     CLIENT_REPL_HELD = 1u << 16,     /* replies wait for the group's commit point */
     CLIENT_READONLY = 1u << 17,      /* READONLY: may read from a replica */
+    CLIENT_REPL_GATED = 1u << 18,    /* ran a read or write since its output last left: the
+                                        output waits for the commit point (repl_hold.c) */
 };
 
 /* Reply chunk: replies are appended to the tail; the writer sends from the head. */
@@ -156,8 +158,8 @@ static inline bool client_cannot_block(const kv_client *c)
 kv_client *client_new_fake(kv_server *srv);
 void client_free_fake(kv_client *c);
 void client_close_async(kv_client *c);
-/* Send c's pending output at the next flush and resume reading its commands
- * (after its replies were held). */
+/* Send c's output now and resume reading its commands (its held replies
+ * were released). */
 void client_wake(kv_client *c);
 /* Connect to "ip:port" (or "[v6]:port") as a client of ours: cb gets the
  * connected client (its replies are what we send; what the peer sends is

@@ -283,12 +283,22 @@ static void on_nodes(coord *c, const coord_result *r, void *arg)
     }
 }
 
+/* Whether a member we talk to, or clients ask about, has no known address:
+ * the primary we follow, a replica streaming from us, the config's primary. */
+static bool address_missing(const repl_node *rn)
+{
+    if (rn->up_peer != REPL_NONE && member_addr(rn, rn->up_peer) == NULL) return true;
+    for (int i = 0; i < rn->nmembers; i++)
+        if (rn->down[i].c && member_addr(rn, i) == NULL) return true;
+    return rn->sm_ready && rn->sm.cfg.primary != REPL_NONE && member_addr(rn, rn->sm.cfg.primary) == NULL;
+}
+
 /* Addresses change rarely (a node restarted elsewhere); once a second is
- * plenty, and a member we must reach but do not know yet is asked at once. */
+ * plenty, and a member we need but do not know yet is asked at once. */
 void coord_refresh_nodes(repl_node *rn)
 {
     int64_t now = now_ms();
-    bool need = rn->up_peer != REPL_NONE && member_addr(rn, rn->up_peer) == NULL;
+    bool need = address_missing(rn);
     if (rn->nodes_reading || rn->co == NULL) return;
     if (!need && now - rn->nodes_read_ms < 1000) return;
     if (need && now - rn->nodes_read_ms < 100) return;

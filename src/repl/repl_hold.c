@@ -6,19 +6,30 @@
 
 #include <string.h>
 
-/* A reply leaves a primary only once the group's commit point covers the
- * log's end at the time it was ready: the write itself, and for a read
- * every write it may have observed (no client sees a value the group could
- * still lose). The client stops reading commands meanwhile, so its output
- * never outgrows one batch. Replicas and links are never held. */
+/* A reply to a read or a write leaves a primary only once the group's
+ * commit point covers the log's end at the time it was ready: the write
+ * itself, and for a read every write it may have observed (no client sees a
+ * value the group could still lose). Replies to anything else (PING, INFO,
+ * refusals) need no commit and are never held, so a primary whose tail
+ * cannot commit still answers. A held client stops reading commands, so its
+ * output never outgrows one batch. Replicas and links are never held. */
 bool repl_may_flush(kv_client *c)
 {
     repl_node *rn = c->srv->repl;
     if (rn == NULL || !rn->sm_ready) return true;
-    if (c->flags & (CLIENT_REPL_LINK | CLIENT_REPL_UPSTREAM | CLIENT_FAKE)) return true;
     if (c->flags & CLIENT_REPL_HELD) return false;
-    if (rn->sm.role != REPL_PRIMARY && rn->sm.role != REPL_FENCED) return true;
-    if (rn->sm.commit >= rn->log_end) return true;
+    if (!(c->flags & CLIENT_REPL_GATED)) return true;
+    if (rn->sm.role != REPL_PRIMARY && rn->sm.role != REPL_FENCED) {
+        /* Deposed between running the command and sending its reply: the
+         * group may not keep that write, so its success is never sent. */
+        rn->failed_held++;
+        client_close_async(c);
+        return false;
+    }
+    if (rn->sm.commit >= rn->log_end) {
+        c->flags &= ~CLIENT_REPL_GATED;
+        return true;
+    }
     c->repl_wait = rn->log_end;
     c->flags |= CLIENT_REPL_HELD;
     c->next_held = rn->held;
@@ -49,7 +60,9 @@ void hold_run_released(repl_node *rn)
         kv_client *c = rn->released;
         rn->released = c->next_held;
         c->next_held = NULL;
-        c->flags &= ~CLIENT_REPL_HELD;
+        /* Its output is committed: send it now, before commands it still
+         * has queued add replies that wait for a later commit point. */
+        c->flags &= ~(CLIENT_REPL_HELD | CLIENT_REPL_GATED);
         client_wake(c);
     }
 }
@@ -130,7 +143,7 @@ int repl_gate(kv_client *c, const kv_cmd *cmd)
     repl_refusal r = rn->sm_ready ? repl_write_gate(&rn->sm, now) : REPL_REFUSE_NOT_PRIMARY;
     if (write) {
         switch (r) {
-        case REPL_WRITE_OK: return 0;
+        case REPL_WRITE_OK: c->flags |= CLIENT_REPL_GATED; return 0;
         case REPL_REFUSE_NOREPLICAS: reply_error(c, "NOREPLICAS Not enough good replicas to write."); break;
         case REPL_REFUSE_FENCED:
             reply_error(c, "READONLY This primary lost contact with ZooKeeper; writes are refused "
@@ -146,7 +159,10 @@ int repl_gate(kv_client *c, const kv_cmd *cmd)
         reply_not_primary(c, false);
         return -1;
     }
-    if (repl_read_ok(&rn->sm, now)) return 0;
+    if (repl_read_ok(&rn->sm, now)) {
+        c->flags |= CLIENT_REPL_GATED;
+        return 0;
+    }
     reply_error(c, "READONLY This primary's lease lapsed (no ZooKeeper contact); reads are refused "
                    "until it is back.");
     return -1;

@@ -167,6 +167,31 @@ def sentinel_candidates(endpoints, name, timeout=0.3, netns=None):
     return sorted(votes, key=lambda a: -votes[a])
 
 
+# ----------------------------------------------------------------- waiting
+
+class WaitTimeout(AssertionError, TimeoutError):
+    """wait_until gave up: an assertion failure in tests, a TimeoutError to scripts."""
+
+
+def wait_until(fn, timeout, what, group=None, interval=0.05):
+    """Polls fn until it returns a true value (returned). A connection error or
+    an error reply counts as "not yet". WaitTimeout naming what (and the
+    group's state, if given) when timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except (OSError, ConnectionError, RespError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise WaitTimeout("%s: not within %ss (last: %r)%s" % (
+        what, timeout, last, "\n" + group.describe() if group else ""))
+
+
 # ----------------------------------------------------------------- network namespaces
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -837,6 +862,20 @@ class Group:
             for c in conns:
                 c.close()
         out["epochs"] = check_one_primary_per_epoch(writes)
+        return out
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "WARNING: ThreadSanitizer")
+
+    def sanitizer_reports(self):
+        """{node id: first lines of each sanitizer report in its log} for the
+        nodes whose log (every run of the node) has one; {} when clean."""
+        out = {}
+        for nd in self.nodes:
+            lines = nd.read_log().splitlines()
+            hits = [i for i, ln in enumerate(lines) if any(m in ln for m in self.SANITIZER_MARKS)]
+            if hits:
+                out[nd.id] = "\n".join(lines[hits[0]:hits[0] + 30])
         return out
 
     def describe(self):
