@@ -33,6 +33,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 import ha  # noqa: E402  (tests/e2e/ha.py: ZooKeeper, halo group, recorder)
+from ha import wait_until  # noqa: E402
 
 GID = "g1"
 
@@ -43,16 +44,6 @@ def log(msg):
 
 def free_port():
     return ha.free_port()
-
-
-def wait_until(fn, timeout, what, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise TimeoutError("%s not within %ss" % (what, timeout))
 
 
 def ping(addr):

@@ -38,6 +38,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 import ha  # noqa: E402  (tests/e2e/ha.py: ZooKeeper ensemble, halo group, RESP helpers)
+from ha import wait_until  # noqa: E402
 
 GID = "g1"
 PIPELINES = (1, 16)
@@ -49,16 +50,6 @@ QUIET_TIMEOUT_S = 120  # longest wait for rewrites to end and replicas to catch 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def wait_until(fn, timeout, what, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise TimeoutError("%s not within %ss" % (what, timeout))
 
 
 def info(addr, section):

@@ -303,3 +303,22 @@ uint64_t siphash13_nocase(const void *in, size_t len, const uint8_t key[16])
 {
     return siphash_impl(in, len, key, true);
 }
+
+bool split_hostport(const char *s, size_t len, char *host, size_t cap, int *port)
+{
+    const char *colon = s + len;
+    while (colon > s && colon[-1] != ':') colon--;
+    if (colon == s) return false;
+    size_t hl = (size_t)(colon - 1 - s);
+    int64_t p;
+    if (!str_to_i64(colon, len - (size_t)(colon - s), &p) || p < 1 || p > 65535) return false;
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        s++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= cap) return false;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return true;
+}

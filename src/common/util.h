@@ -9,6 +9,10 @@
 /* Parse the whole of s[0..len) as a base-10 int64 with Redis's strictness: no
  * spaces, no leading '+', no leading zeros, no overflow. Returns true on success. */
 bool str_to_i64(const char *s, size_t len, int64_t *out);
+/* "host:port" or "[v6]:port" (s[0..len)): the host (brackets removed) into
+ * host[0..cap) NUL-terminated and the port (1..65535). false when malformed
+ * or the host does not fit. No resolution: the host is returned as text. */
+bool split_hostport(const char *s, size_t len, char *host, size_t cap, int *port);
 /* Parse a double as Redis does for scores and INCRBYFLOAT: whole string,
  * no spaces, "inf"/"-inf" accepted, NaN rejected. */
 bool str_to_double(const char *s, size_t len, double *out);

@@ -222,18 +222,9 @@ static const char *fmt_bytes(int64_t v, char out[32])
 static bool parse_addr(const char *s, size_t len, struct sockaddr_storage *ss, socklen_t *sl)
 {
     char host[64];
-    const char *colon = s + len;
-    while (colon > s && colon[-1] != ':') colon--;
-    if (colon == s) return false;
-    size_t hl = (size_t)(colon - 1 - s);
-    int64_t port;
-    if (!str_to_i64(colon, len - (size_t)(colon - s), &port) || port < 1 || port > 65535)
-        return false;
-    bool v6 = hl >= 2 && s[0] == '[' && s[hl - 1] == ']';
-    if (v6) s++, hl -= 2;
-    if (hl == 0 || hl >= sizeof(host)) return false;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
+    int port;
+    if (!split_hostport(s, len, host, sizeof(host), &port)) return false;
+    bool v6 = s[0] == '[';
     memset(ss, 0, sizeof(*ss));
     if (v6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;

@@ -1,5 +1,6 @@
 /* debug.c — DEBUG: keyspace digests (replicas compare them) and SLEEP for tests. */
 #include "cmd.h"
+#include "subsys.h"
 #include "types.h"
 #include "../common/util.h"
 
@@ -90,15 +91,26 @@ static void reply_digest(kv_client *c, digest d)
     reply_status(c, hex);
 }
 
-static void debug_digest(kv_client *c)
+static digest keyspace_digest(kv_db *db)
 {
-    kv_db *db = &c->srv->db;
     digest total = {0, 0};
     dict_iter it;
     dict_iter_init(&it, &db->keys, false);
     for (dict_node *n; (n = dict_iter_next(&it));) mix_xor(&total, entry_digest(db, (kv_entry *)n));
     dict_iter_done(&it);
-    reply_digest(c, total);
+    return total;
+}
+
+void debug_db_digest(kv_db *db, uint64_t out[2])
+{
+    digest d = keyspace_digest(db);
+    out[0] = d.a;
+    out[1] = d.b;
+}
+
+static void debug_digest(kv_client *c)
+{
+    reply_digest(c, keyspace_digest(&c->srv->db));
 }
 
 static void debug_digest_value(kv_client *c)

@@ -174,7 +174,8 @@ static void on_written(uv_write_t *req, int status)
     }
     advance(c, c->writing_bytes);
     c->writing_bytes = 0;
-    client_flush(c);
+    /* Replies added while the write was out may be waiting for the group. */
+    if (repl_may_flush(c)) client_flush(c);
 }
 
 /* Write as much as the socket takes now; queue the rest with uv_write. */
@@ -241,11 +242,7 @@ static void after_io(uv_check_t *h)
 void client_wake(kv_client *c)
 {
     if (client_closing(c)) return;
-    if (!(c->flags & CLIENT_PENDING_WRITE)) {
-        c->flags |= CLIENT_PENDING_WRITE;
-        c->next_pending = c->srv->pending_write;
-        c->srv->pending_write = c;
-    }
+    client_flush(c);
     if (c->qpos < c->qlen) client_process_input(c);
 }
 
@@ -521,23 +518,11 @@ static void on_connected(uv_connect_t *req, int status)
 
 static int parse_hostport(const char *addr, struct sockaddr_storage *ss)
 {
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL) return -HALO_EINVAL;
     char host[80];
-    size_t hl = (size_t)(colon - addr);
-    const char *h = addr;
-    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    int64_t port;
-    if (hl == 0 || hl >= sizeof(host) || !str_to_i64(colon + 1, strlen(colon + 1), &port) || port <= 0 ||
-        port > 65535)
-        return -HALO_EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0) return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0) return 0;
+    int port;
+    if (!split_hostport(addr, strlen(addr), host, sizeof(host), &port)) return -HALO_EINVAL;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
+    if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
     return -HALO_EINVAL;
 }
 

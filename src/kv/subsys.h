@@ -53,6 +53,10 @@ size_t pubsub_patterns(kv_server *srv);
 int evict_perform(kv_server *srv);
 size_t kv_used_memory(kv_server *srv);
 
+/* debug.c: the order-independent 128-bit keyspace digest DEBUG DIGEST reports
+ * (the same on every node holding the same data). */
+void debug_db_digest(kv_db *db, uint64_t out[2]);
+
 /* info.c: the INFO text for the named sections ("default", "all", ...). */
 void info_render(kv_server *srv, kv_client *c, int argc, const resp_arg *sections, buf *out);
 

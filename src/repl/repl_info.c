@@ -6,24 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* "ip:port" or "[v6]:port" split into host and port; false if malformed. */
+/* "ip:port" of a member (NULL: unknown) split into host and port. */
 static bool split_addr(const char *addr, char *host, size_t cap, int *port)
 {
-    const char *colon = strrchr(addr, ':');
-    if (addr == NULL || colon == NULL) return false;
-    const char *h = addr;
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= cap) return false;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    int64_t p;
-    if (!str_to_i64(colon + 1, strlen(colon + 1), &p) || p <= 0 || p > 65535) return false;
-    *port = (int)p;
-    return true;
+    return addr != NULL && split_hostport(addr, strlen(addr), host, cap, port);
 }
 
 static int primary_id(const repl_node *rn)

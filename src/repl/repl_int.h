@@ -133,7 +133,6 @@ void sm_start(repl_node *rn, const repl_history *restored);
 int member_index(const repl_node *rn, const char *id, size_t len);
 bool to_repl_config(const repl_node *rn, const coord_config *cc, int32_t version, repl_config *out);
 void to_coord_config(const repl_node *rn, const repl_config *rc, coord_config *out);
-int parse_members(const char *list, repl_node *rn, buf *err);
 void pos_source(void *arg, repl_history *out);
 void backlog_append(repl_node *rn, const char *p, size_t len);
 uint64_t backlog_start(const repl_node *rn);

@@ -85,23 +85,30 @@ void down_resync_all(repl_node *rn)
         if (rn->down[i].c && rn->down[i].asked && !rn->down[i].active) feed_sync(rn, i);
 }
 
-/* An empty chunk: the replica acks its position, which tells the state
- * machine it is caught up even when nothing is written. */
-static void send_empty_chunk(repl_node *rn, repl_down *d)
+/* One HALO.CHUNK of bytes [off, off+len) of our log, stamped with our config
+ * epoch and our history up to its end. */
+static void send_chunk(repl_node *rn, repl_down *d, uint64_t off, const char *p, size_t len)
 {
     buf h, e, o;
     buf_init(&h);
     buf_init(&e);
     buf_init(&o);
-    hist_with_end(&rn->sm.log, d->next, &h);
+    hist_with_end(&rn->sm.log, off + len, &h);
     buf_printf(&e, "%llu", (unsigned long long)rn->sm.cfg.epoch);
-    buf_printf(&o, "%llu", (unsigned long long)d->next);
-    const char *argv[5] = {"HALO.CHUNK", e.data, o.data, h.data, ""};
-    size_t lens[5] = {10, e.len, o.len, h.len, 0};
+    buf_printf(&o, "%llu", (unsigned long long)off);
+    const char *argv[5] = {"HALO.CHUNK", e.data, o.data, h.data, p};
+    size_t lens[5] = {10, e.len, o.len, h.len, len};
     send_frame(d->c, 5, argv, lens);
     buf_free(&h);
     buf_free(&e);
     buf_free(&o);
+}
+
+/* An empty chunk: the replica acks its position, which tells the state
+ * machine it is caught up even when nothing is written. */
+static void send_empty_chunk(repl_node *rn, repl_down *d)
+{
+    send_chunk(rn, d, d->next, "", 0);
 }
 
 static void down_drop(repl_node *rn, int peer, const char *why)
@@ -251,19 +258,7 @@ static void send_chunks(repl_node *rn, int peer)
             down_drop(rn, peer, "it fell behind the backlog");
             return;
         }
-        buf h, e, o;
-        buf_init(&h);
-        buf_init(&e);
-        buf_init(&o);
-        hist_with_end(&rn->sm.log, d->next + len, &h);
-        buf_printf(&e, "%llu", (unsigned long long)rn->sm.cfg.epoch);
-        buf_printf(&o, "%llu", (unsigned long long)d->next);
-        const char *argv[5] = {"HALO.CHUNK", e.data, o.data, h.data, p};
-        size_t lens[5] = {10, e.len, o.len, h.len, len};
-        send_frame(d->c, 5, argv, lens);
-        buf_free(&h);
-        buf_free(&e);
-        buf_free(&o);
+        send_chunk(rn, d, d->next, p, len);
         d->next += len;
     }
 }

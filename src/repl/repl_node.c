@@ -70,7 +70,10 @@ void backlog_reset(repl_node *rn, uint64_t end)
  * no longer (or not yet) in the backlog. */
 bool backlog_piece(const repl_node *rn, uint64_t off, const char **p, size_t *len)
 {
-    for (repl_blk *b = rn->bl_head; b; b = b->next) {
+    /* Replicas in step ask for the last block: look there before walking. */
+    repl_blk *t = rn->bl_tail;
+    repl_blk *from = t && off >= t->off ? t : rn->bl_head;
+    for (repl_blk *b = from; b; b = b->next) {
         if (off >= b->off && off < b->off + b->len) {
             *p = b->data + (off - b->off);
             *len = (size_t)(b->off + b->len - off);
@@ -127,13 +130,14 @@ int repl_history_parse(const char *s, size_t len, repl_history *out)
     return 0;
 }
 
+static int id_index(const coord_id *ids, int n, const char *id, size_t len);
+static int parse_members(const char *list, coord_id ids[REPL_MAX_NODES], int *n, buf *err);
+
 /* ---- ids and configs ------------------------------------------------------------------ */
 
 int member_index(const repl_node *rn, const char *id, size_t len)
 {
-    for (int i = 0; i < rn->nmembers; i++)
-        if (strlen(rn->members[i]) == len && memcmp(rn->members[i], id, len) == 0) return i;
-    return REPL_NONE;
+    return id_index(rn->members, rn->nmembers, id, len);
 }
 
 /* The coordinator's document as the state machine's config. false when it
@@ -344,39 +348,49 @@ int repl_config_check(const kv_config *cfg, buf *err)
         buf_printf(err, "repl-announce must be ip:port, got '%s'", cfg->repl_announce);
         return -HALO_ECONFIG;
     }
-    return parse_members(cfg->repl_members, NULL, err);
+    coord_id ids[REPL_MAX_NODES];
+    int n;
+    int rc = parse_members(cfg->repl_members, ids, &n, err);
+    if (rc == 0 && id_index(ids, n, cfg->repl_node_id, strlen(cfg->repl_node_id)) == REPL_NONE) {
+        buf_printf(err, "repl-node-id %s is not one of repl-members %s", cfg->repl_node_id,
+                   cfg->repl_members);
+        rc = -HALO_ECONFIG;
+    }
+    return rc;
 }
 
-/* "n1,n2,n3" into ids (NULL: only check). The members' order fixes the
- * state machine's node ids, so every member must be given the same list. */
-int parse_members(const char *list, repl_node *rn, buf *err)
+static int id_index(const coord_id *ids, int n, const char *id, size_t len)
 {
-    int n = 0;
+    for (int i = 0; i < n; i++)
+        if (strlen(ids[i]) == len && memcmp(ids[i], id, len) == 0) return i;
+    return REPL_NONE;
+}
+
+/* "n1,n2,n3" into ids[0..*n). The members' order fixes the state machine's
+ * node ids, so every member must be given the same list. */
+static int parse_members(const char *list, coord_id ids[REPL_MAX_NODES], int *n, buf *err)
+{
+    *n = 0;
     const char *p = list;
     while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        size_t len = strcspn(p, ",");
         if (!coord_id_valid(p, len)) {
             buf_printf(err, "repl-members: '%.*s' is not a valid node id", (int)len, p);
             return -HALO_ECONFIG;
         }
-        if (n == REPL_MAX_NODES) {
+        if (*n == REPL_MAX_NODES) {
             buf_printf(err, "repl-members: at most %d members", REPL_MAX_NODES);
             return -HALO_ECONFIG;
         }
-        if (rn) {
-            if (member_index(rn, p, len) != REPL_NONE) {
-                buf_printf(err, "repl-members: '%.*s' appears twice", (int)len, p);
-                return -HALO_ECONFIG;
-            }
-            snprintf(rn->members[n], sizeof(coord_id), "%.*s", (int)len, p);
-            rn->nmembers = n + 1;
+        if (id_index(ids, *n, p, len) != REPL_NONE) {
+            buf_printf(err, "repl-members: '%.*s' appears twice", (int)len, p);
+            return -HALO_ECONFIG;
         }
-        n++;
+        snprintf(ids[(*n)++], sizeof(coord_id), "%.*s", (int)len, p);
         p += len;
         if (*p == ',') p++;
     }
-    if (n == 0) {
+    if (*n == 0) {
         buf_printf(err, "repl-members must list the group's node ids, e.g. n1,n2,n3");
         return -HALO_ECONFIG;
     }
@@ -409,7 +423,7 @@ int repl_node_start(kv_server *srv)
     for (int i = 0; i < REPL_MAX_NODES; i++) rn->down[i].snap_fd = -1;
     buf err;
     buf_init(&err);
-    if (parse_members(srv->cfg.repl_members, rn, &err) != 0) {
+    if (parse_members(srv->cfg.repl_members, rn->members, &rn->nmembers, &err) != 0) {
         log_error("%.*s", (int)err.len, err.data);
         buf_free(&err);
         hfree(rn);
@@ -417,12 +431,7 @@ int repl_node_start(kv_server *srv)
     }
     buf_free(&err);
     snprintf(rn->self_id, sizeof(rn->self_id), "%s", srv->cfg.repl_node_id);
-    rn->self = member_index(rn, rn->self_id, strlen(rn->self_id));
-    if (rn->self == REPL_NONE) {
-        log_error("repl-node-id %s is not one of repl-members %s", rn->self_id, srv->cfg.repl_members);
-        hfree(rn);
-        return -HALO_ECONFIG;
-    }
+    rn->self = member_index(rn, rn->self_id, strlen(rn->self_id)); /* checked by config_validate */
     announce_addr(srv, rn->addr_self, sizeof(rn->addr_self));
     /* The restored position: the log the AOF holds. */
     repl_history pos;

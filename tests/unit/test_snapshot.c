@@ -1,5 +1,6 @@
 /* test_snapshot.c — full-sync snapshots in-process: fork/poll/load round trip, corruption refused, install as the AOF BASE. */
 #include "test.h"
+#include "kv_fixture.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -21,91 +22,11 @@
 
 /* ------------------------------------------------------------ fixture */
 
-static kv_server srv;
-static char tmpdir[64];
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            char sub[512];
-            snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* A node with its AOF open in a fresh directory. */
 static void node_setup(void)
 {
-    memset(&srv, 0, sizeof(srv));
-    config_defaults(&srv.cfg);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/halo-test-snap-XXXXXX");
-    CHECK(mkdtemp(tmpdir) != NULL);
-    hfree(srv.cfg.dir);
-    srv.cfg.dir = hstrdup(tmpdir);
-    srv.cfg.appendonly = true;
-    srv.cfg.appendfsync = FSYNC_ALWAYS;
-    srv.lock_fd = -1;
-    srv.loop = uv_default_loop();
-    db_init(&srv.db);
-    buf_init(&srv.prop);
-    buf_init(&srv.prop_cmd);
-    watch_init(&srv);
-    block_init(&srv);
-    pubsub_init(&srv);
+    node_setup_named("snap");
     CHECK_EQ_INT(aof_open_and_load(&srv, &srv.aof), 0);
-}
-
-static void node_teardown(void)
-{
-    if (srv.aof) aof_close(srv.aof);
-    srv.aof = NULL;
-    pubsub_free(&srv);
-    block_free(&srv);
-    watch_free(&srv);
-    db_free(&srv.db);
-    buf_free(&srv.prop);
-    buf_free(&srv.prop_cmd);
-    config_free(&srv.cfg);
-    rm_rf(tmpdir);
-}
-
-/* Run one command as a client would (propagated to the AOF). */
-static void run(const char *a0, const char *a1, const char *a2, const char *a3, const char *a4)
-{
-    const char *args[5] = {a0, a1, a2, a3, a4};
-    resp_arg argv[5];
-    int argc = 0;
-    while (argc < 5 && args[argc]) {
-        argv[argc].ptr = args[argc];
-        argv[argc].len = strlen(args[argc]);
-        argc++;
-    }
-    kv_client *c = client_new_fake(&srv);
-    c->argc = argc;
-    c->argv = argv;
-    const kv_cmd *cmd = cmd_lookup(a0, strlen(a0));
-    CHECK(cmd != NULL);
-    if (cmd) cmd_call(c, cmd);
-    c->argc = 0;
-    c->argv = NULL;
-    client_free_fake(c);
-}
-
-static int reopen(void)
-{
-    if (srv.aof) aof_close(srv.aof);
-    srv.aof = NULL;
-    db_flush(&srv.db);
-    return aof_open_and_load(&srv, &srv.aof);
 }
 
 static int count_files(const char *dir)
@@ -126,68 +47,12 @@ static bool pos_eq(const repl_history *a, const repl_history *b)
     return true;
 }
 
-/* ------------------------------------------------------------ keyspace digest */
-
-/* An order-independent digest of a keyspace, as DEBUG DIGEST computes one
- * (debug.c keeps its own static): per key its name, type, value and expire
- * time; set members and hash pairs combine unordered, list items and zset
- * pairs in order; keys combine unordered. FNV-1a is enough for a test. */
-typedef struct dg {
-    uint64_t h;      /* ordered: running hash; unordered: xor of element hashes */
-    bool ordered, pairs, have_field;
-    uint64_t field;
-} dg;
-
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < len; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
-
-static bool dg_elem(const char *p, size_t len, void *priv)
-{
-    dg *d = priv;
-    uint64_t e = fnv(1469598103934665603ull, p, len);
-    if (d->ordered) {
-        d->h = fnv(d->h, &e, sizeof(e));
-    } else if (!d->pairs) {
-        d->h ^= e;
-    } else if (!d->have_field) {
-        d->field = e;
-        d->have_field = true;
-    } else {
-        uint64_t pair[2] = {d->field, e};
-        d->h ^= fnv(1469598103934665603ull, pair, sizeof(pair));
-        d->have_field = false;
-    }
-    return true;
-}
-
+/* The keyspace digest DEBUG DIGEST reports (debug.c), folded to one number. */
 static uint64_t db_digest(kv_db *db)
 {
-    uint64_t total = 0;
-    dict_iter it;
-    dict_iter_init(&it, &db->keys, false);
-    for (dict_node *n; (n = dict_iter_next(&it)) != NULL;) {
-        kv_entry *e = (kv_entry *)n;
-        int type = entry_type(e);
-        int64_t when = db_get_expire(db, e);
-        uint64_t h = fnv(1469598103934665603ull, entry_key(e), e->keylen);
-        h = fnv(h, &type, sizeof(type));
-        h = fnv(h, &when, sizeof(when));
-        if (type == KV_STRING) {
-            h = fnv(h, entry_str(e), e->vlen);
-        } else {
-            bool ordered = type == KV_LIST || type == KV_ZSET;
-            dg d = {ordered ? 1469598103934665603ull : 0, ordered, type == KV_HASH, false, 0};
-            kv_type_ops_of(type)->each(entry_obj(e), dg_elem, &d);
-            h = fnv(h, &d.h, sizeof(d.h));
-        }
-        total ^= h;
-    }
-    dict_iter_done(&it);
-    return total;
+    uint64_t d[2];
+    debug_db_digest(db, d);
+    return d[0] ^ (d[1] * 31);
 }
 
 /* ------------------------------------------------------------ helpers */

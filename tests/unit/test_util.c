@@ -67,10 +67,27 @@ static void test_glob(void)
     CHECK(!m(p, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
+static void test_hostport(void)
+{
+    char host[16];
+    int port = 0;
+    CHECK(split_hostport("127.0.0.1:7001", 14, host, sizeof(host), &port));
+    CHECK(strcmp(host, "127.0.0.1") == 0 && port == 7001);
+    CHECK(split_hostport("[::1]:65535", 11, host, sizeof(host), &port));
+    CHECK(strcmp(host, "::1") == 0 && port == 65535);
+    CHECK(split_hostport("a:1xyz", 3, host, sizeof(host), &port)); /* len bounds the input */
+    CHECK(strcmp(host, "a") == 0 && port == 1);
+    const char *bad[] = {"", "7001", ":7001", "h:", "h:0", "h:65536", "h:-1", "h:7x", "[]:80",
+                         "a-host-name-too-long-for-it:80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(!split_hostport(bad[i], strlen(bad[i]), host, sizeof(host), &port));
+}
+
 int main(void)
 {
     RUN(test_i64);
     RUN(test_double);
     RUN(test_glob);
+    RUN(test_hostport);
     return TEST_REPORT();
 }
