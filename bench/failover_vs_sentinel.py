@@ -242,7 +242,7 @@ class RedisSystem:
 
     def wait_healthy(self, timeout):
         wait_until(self.healthy, timeout, "redis group whole (primary, 2 replicas, 3 sentinels)",
-                   step=0.2)
+                   interval=0.2)
 
 
 # ----------------------------------------------------------------- halo
@@ -315,7 +315,7 @@ def one_round(system, rnd, args):
         try:
             first = wait_until(lambda: w.first_ack_after(t_kill, exclude_addr=old.addr),
                                args.round_timeout, "first write acknowledged by a new primary",
-                               step=0.002)
+                               interval=0.002)
         except TimeoutError:
             first = None
         if first:
