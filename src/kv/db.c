@@ -123,11 +123,17 @@ void *db_detach_object(kv_db *db, kv_entry *e)
     return obj;
 }
 
+bool db_is_expired(kv_db *db, const kv_entry *e)
+{
+    if (!entry_has_expire(e) || (db->no_expire && !db->hide_expired)) return false;
+    int64_t when = db_get_expire(db, e);
+    return when >= 0 && when <= now_ms(db);
+}
+
 bool db_expire_if_needed(kv_db *db, kv_entry *e)
 {
-    if (!entry_has_expire(e) || db->no_expire) return false;
-    int64_t when = db_get_expire(db, e);
-    if (when < 0 || when > now_ms(db)) return false;
+    if (!db_is_expired(db, e)) return false;
+    if (db->no_expire) return true; /* hidden only: the primary's DEL removes it */
     /* Copy the key: the entry is freed before the callbacks run. */
     char stack[256];
     size_t len = e->keylen;
@@ -239,6 +245,10 @@ kv_entry *db_resize_string(kv_db *db, kv_entry *e, size_t vlen)
 
 kv_entry *db_add_object(kv_db *db, const char *key, size_t klen, int type, void *obj)
 {
+    /* A lookup said absent, but a hidden key may still be in the dict: a
+     * second node for the same key would corrupt it. Only a write while
+     * hiding gets here, which the replication gate refuses; be safe anyway. */
+    if (db->hide_expired) db_delete(db, key, klen);
     kv_entry *e = new_entry(key, klen, type, sizeof(void *));
     entry_set_obj(e, obj);
     memcpy(e->data + sizeof(void *), key, klen);

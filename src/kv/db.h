@@ -57,7 +57,14 @@ struct kv_db {
     kv_db_modified_fn on_modified;
     kv_db_expired_fn on_expired;
     void *priv;
-    bool no_expire;   /* replicas and AOF loading never expire keys themselves */
+    /* Never delete a key because its TTL passed: set on replicas (the
+     * primary's DEL comes through the stream) and while AOF loading. */
+    bool no_expire;
+    /* With no_expire: lookups still treat a key whose TTL passed as absent,
+     * without deleting it (a replica serving reads, as Redis >= 3.2). The
+     * replication adapter clears it while applying the primary's stream, and
+     * loading clears it, so those commands see keys as they are. */
+    bool hide_expired;
     int64_t now_ms;   /* frozen "now" for one command, so a command sees one time */
     uint64_t hits, misses, expired, evicted;
 };
@@ -73,15 +80,16 @@ uint32_t db_lru_clock(void);
 /* Refresh the cached clock behind db_lru_clock (unix ms). */
 void db_tick(int64_t now_ms);
 
-/* Lookups expire the key if its time has come. _read counts hits/misses and
- * refreshes the LRU stamp; _write does neither. NULL when absent. */
+/* Lookups expire the key if its time has come (db_expire_if_needed). _read
+ * counts hits/misses and refreshes the LRU stamp; _write does neither. NULL
+ * when absent or logically expired. */
 kv_entry *db_lookup_read(kv_db *db, const char *key, size_t len);
 kv_entry *db_lookup_write(kv_db *db, const char *key, size_t len);
 /* db_lookup_write (write) or db_lookup_read, then a type check: NULL when
  * absent, or NULL with *wrong set when the key holds another type. */
 kv_entry *db_lookup_typed(kv_db *db, const char *key, size_t len, bool write, int type,
                           bool *wrong);
-/* Raw lookup: no expiry, no stats (SCAN, persistence). */
+/* Raw lookup: no expiry, no stats (persistence, digests). */
 kv_entry *db_find(kv_db *db, const char *key, size_t len);
 
 /* Set key to a string value, replacing any value of any type. Keeps the TTL
@@ -94,7 +102,8 @@ kv_entry *db_update_string(kv_db *db, kv_entry *e, const char *val, size_t vlen)
 /* Resize an existing string entry's value to vlen bytes (contents of the
  * common prefix kept, new bytes zeroed); growth reserves slack for APPEND. */
 kv_entry *db_resize_string(kv_db *db, kv_entry *e, size_t vlen);
-/* Add a key that is absent with an object value; ownership of obj passes to the db. */
+/* Add a key that is absent (or hidden by hide_expired: it is replaced) with
+ * an object value; ownership of obj passes to the db. */
 kv_entry *db_add_object(kv_db *db, const char *key, size_t klen, int type, void *obj);
 /* Delete key (any type); true if it existed. Frees the value. */
 bool db_delete(kv_db *db, const char *key, size_t klen);
@@ -105,7 +114,13 @@ void *db_detach_object(kv_db *db, kv_entry *e);
 int64_t db_get_expire(kv_db *db, const kv_entry *e);
 void db_set_expire(kv_db *db, kv_entry *e, int64_t when_ms);
 bool db_persist(kv_db *db, kv_entry *e);
-/* True (and key deleted) if e's TTL has passed. */
+/* Whether a lookup must treat e as absent now: its TTL has passed, and this
+ * node either expires keys itself or hides them (hide_expired). Always false
+ * under no_expire alone. Never deletes: for walks over the dict (KEYS). */
+bool db_is_expired(kv_db *db, const kv_entry *e);
+/* True if db_is_expired(e); the key is then also deleted (e freed, the
+ * on_expired and on_modified callbacks run) unless no_expire, where it stays
+ * for the primary's DEL. Callers retrying on true must bound their loop. */
 bool db_expire_if_needed(kv_db *db, kv_entry *e);
 /* One active-expiry step: sample volatile keys and delete the expired ones,
  * for at most budget_us. Returns keys deleted. */

@@ -410,9 +410,11 @@ void aof_replay_begin(aof_replay *r, kv_server *srv, int dir_fd, const char *dir
     r->fake = client_new_fake(srv);
     r->was_loading = srv->loading;
     r->was_no_expire = srv->db.no_expire;
+    r->was_hide_expired = srv->db.hide_expired;
     r->dirty = srv->dirty;
     srv->loading = 1;
     srv->db.no_expire = true;
+    srv->db.hide_expired = false; /* the log's commands see keys as they are */
 }
 
 void aof_replay_end(aof_replay *r)
@@ -420,6 +422,7 @@ void aof_replay_end(aof_replay *r)
     kv_server *srv = r->srv;
     srv->loading = r->was_loading;
     srv->db.no_expire = r->was_no_expire;
+    srv->db.hide_expired = r->was_hide_expired;
     srv->dirty = r->dirty;
     client_free_fake(r->fake);
     r->fake = NULL;

@@ -104,6 +104,7 @@ typedef struct aof_replay {
     struct kv_client *fake;
     uint8_t was_loading;
     bool was_no_expire;
+    bool was_hide_expired;
     uint64_t dirty;
     /* Where the files replayed so far end (see aof_replay_file). */
     bool has_pos;
