@@ -133,7 +133,7 @@ typedef struct coord_ops {
                           void *arg);
     int (*release_primary)(coord *c, const char *gid, coord_cb cb, void *arg);
     int (*elect)(coord *c, const char *gid, const coord_config *cfg, int32_t expected,
-                 const coord_primary_info *p, coord_cb cb, void *arg);
+                 const coord_primary_info *p, bool replace, coord_cb cb, void *arg);
     int (*watch_config)(coord *c, const char *gid, coord_cb cb, void *arg, coord_watch **out);
     int (*watch_primary)(coord *c, const char *gid, coord_cb cb, void *arg, coord_watch **out);
     void (*unwatch)(coord *c, coord_watch *w);
@@ -263,7 +263,20 @@ static inline int coord_release_primary(coord *c, const char *gid, coord_cb cb, 
 static inline int coord_elect(coord *c, const char *gid, const coord_config *cfg, int32_t expected,
                               const coord_primary_info *p, coord_cb cb, void *arg)
 {
-    return c->ops->elect(c, gid, cfg, expected, p, cb, arg);
+    return c->ops->elect(c, gid, cfg, expected, p, false, cb, arg);
+}
+
+/* Planned switchover: as coord_elect, but the current primary marker —
+ * whoever's session holds it — is deleted in the same transaction, so the
+ * live primary that asked for this is replaced without waiting for its
+ * session to end. -HALO_ENOTFOUND also when there is no marker (its holder's
+ * session ended: an ordinary election follows). The config's version is the
+ * guard: the caller read it after the handoff. */
+static inline int coord_take_over(coord *c, const char *gid, const coord_config *cfg,
+                                  int32_t expected, const coord_primary_info *p, coord_cb cb,
+                                  void *arg)
+{
+    return c->ops->elect(c, gid, cfg, expected, p, true, cb, arg);
 }
 
 /* ---- watches -------------------------------------------------------------- */

@@ -154,7 +154,8 @@ struct zk_req {
     char doc2[COORD_DOC_MAX];
     size_t doc2_len;
     int multi_rc;
-    zoo_op_result_t results[2];
+    zoo_op_result_t results[3];
+    bool replace; /* R_ELECT: delete the existing marker first (coord_take_over) */
     struct Stat multi_stat;
     char created[ZK_PATH_MAX];
     /* R_LIST: the children names, the one being read, and the entries so far */
@@ -527,12 +528,14 @@ static void req_post_rc(zk_req *r, int rc)
 
 static int req_multi(zk_req *r, zhandle_t *zh)
 {
-    zoo_op_t ops[2];
-    zoo_set_op_init(&ops[0], r->path, r->doc, (int)r->doc_len, r->version, &r->multi_stat);
-    zoo_create_op_init(&ops[1], r->path2, r->doc2, (int)r->doc2_len, &ZOO_OPEN_ACL_UNSAFE,
+    zoo_op_t ops[3];
+    int n = 0;
+    zoo_set_op_init(&ops[n++], r->path, r->doc, (int)r->doc_len, r->version, &r->multi_stat);
+    if (r->replace) zoo_delete_op_init(&ops[n++], r->path2, -1);
+    zoo_create_op_init(&ops[n++], r->path2, r->doc2, (int)r->doc2_len, &ZOO_OPEN_ACL_UNSAFE,
                        ZOO_EPHEMERAL, r->created, sizeof(r->created));
     memset(r->results, 0, sizeof(r->results));
-    return zoo_amulti(zh, 2, ops, r->results, on_void, r);
+    return zoo_amulti(zh, n, ops, r->results, on_void, r);
 }
 
 static int req_call(zk_req *r, zhandle_t *zh, zk_handle *h)
@@ -1408,7 +1411,7 @@ static int zk_create_primary(coord *base, const char *gid, const coord_primary_i
 }
 
 static int zk_elect(coord *base, const char *gid, const coord_config *cfg, int32_t expected,
-                    const coord_primary_info *p, coord_cb cb, void *arg)
+                    const coord_primary_info *p, bool replace, coord_cb cb, void *arg)
 {
     zk_coord *c = zc(base);
     int rc = op_check(c, cb);
@@ -1416,6 +1419,7 @@ static int zk_elect(coord *base, const char *gid, const coord_config *cfg, int32
     if (expected < 0) return -HALO_EINVAL;
     zk_req *r = req_new(c, R_ELECT, Z_MULTI, cb, arg);
     r->version = expected;
+    r->replace = replace;
     rc = zk_path(c, r->path, "groups", gid, "config");
     if (!rc) rc = zk_path(c, r->path2, "groups", gid, "primary");
     if (!rc) rc = encoded(r, coord_config_encode(cfg, r->doc, sizeof(r->doc), NULL));

@@ -170,20 +170,8 @@ static struct kv_client_block *state_of(kv_client *c)
 /* Copy c's argv into one allocation that also holds nkeys waiters. */
 static void save_argv(struct kv_client_block *bs, kv_client *c, int nkeys)
 {
-    size_t bytes = 0;
-    for (int i = 0; i < c->argc; i++) bytes += c->argv[i].len + 1;
-    size_t head = (size_t)c->argc * sizeof(resp_arg) + (size_t)nkeys * sizeof(block_waiter);
-    char *mem = hmalloc(head + bytes);
-    bs->argv = (resp_arg *)mem;
-    bs->waiters = (block_waiter *)(mem + (size_t)c->argc * sizeof(resp_arg));
-    char *p = mem + head;
-    for (int i = 0; i < c->argc; i++) {
-        memcpy(p, c->argv[i].ptr, c->argv[i].len);
-        p[c->argv[i].len] = '\0';
-        bs->argv[i].ptr = p;
-        bs->argv[i].len = c->argv[i].len;
-        p += c->argv[i].len + 1;
-    }
+    bs->argv = resp_argv_dup(c->argv, (size_t)c->argc, (size_t)nkeys * sizeof(block_waiter));
+    bs->waiters = (block_waiter *)(bs->argv + c->argc);
     bs->argc = c->argc;
     bs->nwaiters = 0;
 }

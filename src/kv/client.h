@@ -30,6 +30,8 @@ enum {
     CLIENT_READONLY = 1u << 17,      /* READONLY: may read from a replica */
     CLIENT_REPL_GATED = 1u << 18,    /* ran a read or write since its output last left: the
                                         output waits for the commit point (repl_hold.c) */
+    CLIENT_REPL_PAUSED = 1u << 19,   /* its read or write waits out a planned switchover
+                                        (repl_switch.c); its input is not read meanwhile */
 };
 
 /* Reply chunk: replies are appended to the tail; the writer sends from the head. */
@@ -81,6 +83,9 @@ struct kv_client {
     kv_client *next_pending;
     kv_client *next_held;        /* replication: held or released list */
     uint64_t repl_wait;          /* replication: log offset the held replies wait for */
+    kv_client *next_paused;      /* replication: paused list (CLIENT_REPL_PAUSED) */
+    resp_arg *paused_argv;       /* the paused command (resp_argv_dup), or NULL */
+    int paused_argc;
 };
 
 /* ---- replies: append to the client's output; flushed after the loop's poll ---- */

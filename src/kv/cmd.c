@@ -228,7 +228,9 @@ void cmd_dispatch(kv_client *c)
             return;
         }
     }
-    if (srv->repl && repl_gate(c, cmd) != 0) {
+    int gate = srv->repl ? repl_gate(c, cmd) : 0;
+    if (gate > 0) return; /* paused by a planned switchover: dispatched again after it */
+    if (gate < 0) {
         ((kv_cmd *)cmd)->rejected_calls++;
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         return;

@@ -246,21 +246,11 @@ static size_t queued_size(const kv_client *c)
     return n;
 }
 
-/* Copy c's argv into mc; size is queued_size(c). */
-static void queue_copy_argv(kv_client *c, multi_cmd *mc, const kv_cmd *cmd, size_t size)
+static void queue_copy_argv(kv_client *c, multi_cmd *mc, const kv_cmd *cmd)
 {
-    size_t array = (size_t)c->argc * sizeof(resp_arg);
-    resp_arg *argv = hmalloc(size - sizeof(multi_cmd));
-    char *p = (char *)argv + array;
-    for (int i = 0; i < c->argc; i++) {
-        if (c->argv[i].len) memcpy(p, c->argv[i].ptr, c->argv[i].len);
-        argv[i].ptr = p;
-        argv[i].len = c->argv[i].len;
-        p += c->argv[i].len;
-    }
     mc->cmd = cmd;
     mc->argc = c->argc;
-    mc->argv = argv;
+    mc->argv = resp_argv_dup(c->argv, (size_t)c->argc, 0);
 }
 
 void multi_queue(kv_client *c, const struct kv_cmd *cmd)
@@ -280,7 +270,7 @@ void multi_queue(kv_client *c, const struct kv_cmd *cmd)
         return;
     }
     q = queue_of(c);
-    queue_copy_argv(c, &c->mstate[c->mcount++], cmd, size);
+    queue_copy_argv(c, &c->mstate[c->mcount++], cmd);
     q->bytes += size;
     reply_raw(c, "+QUEUED\r\n", 9);
 }

@@ -257,7 +257,8 @@ static void reset_command(kv_client *c)
 void client_process_input(kv_client *c)
 {
     while (c->qpos < c->qlen &&
-           !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_REPL_HELD)) &&
+           !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_REPL_HELD |
+                         CLIENT_REPL_PAUSED)) &&
            !client_closing(c)) {
         size_t consumed = 0;
         int rc = resp_parse(&c->parser, c->qbuf + c->qpos, c->qlen - c->qpos, &consumed);

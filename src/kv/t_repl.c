@@ -30,6 +30,9 @@ kv_cmd kv_cmds_repl[] = {
     {"halo.chunk", repl_cmd_chunk, 5, LINK_FLAGS, 0, 0, 0, "server", "Replication: bytes of the primary's log.", "0.1.0"},
     {"halo.snap", repl_cmd_snap, 2, LINK_FLAGS, 0, 0, 0, "server", "Replication: part of a full-resync snapshot.", "0.1.0"},
     {"halo.snapend", repl_cmd_snapend, 3, LINK_FLAGS, 0, 0, 0, "server", "Replication: the end of a snapshot and its position.", "0.1.0"},
+    {"failover", repl_cmd_failover, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, 0, 0, 0, "server", "Hands the primary role to an in-sync replica (planned switchover).", "6.2.0"},
+    {"halo.handoff", repl_cmd_handoff, 3, LINK_FLAGS, 0, 0, 0, "server", "Replication: the primary hands its role to this replica.", "0.1.0"},
+    {"halo.failover", repl_cmd_failover_request, 1, LINK_FLAGS, 0, 0, 0, "server", "Replication: a replica passes SENTINEL FAILOVER on.", "0.1.0"},
     {"halo.ping", repl_cmd_ping, 1, LINK_FLAGS, 0, 0, 0, "server", "Replication: the primary's heartbeat on an idle link.", "0.1.0"},
     {NULL},
 };

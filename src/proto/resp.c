@@ -46,6 +46,25 @@ static int hexval(int c)
     return -1;
 }
 
+resp_arg *resp_argv_dup(const resp_arg *argv, size_t argc, size_t extra)
+{
+    size_t head = argc * sizeof(resp_arg) + extra;
+    head = (head + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    size_t bytes = 0;
+    for (size_t i = 0; i < argc; i++) bytes += argv[i].len + 1;
+    char *mem = hmalloc(head + bytes);
+    resp_arg *copy = (resp_arg *)mem;
+    char *p = mem + head;
+    for (size_t i = 0; i < argc; i++) {
+        if (argv[i].len) memcpy(p, argv[i].ptr, argv[i].len);
+        p[argv[i].len] = '\0';
+        copy[i].ptr = p;
+        copy[i].len = argv[i].len;
+        p += argv[i].len + 1;
+    }
+    return copy;
+}
+
 int resp_split_inline(const char *line, size_t len, char *out, resp_arg *args, size_t max_args)
 {
     size_t i = 0, o = 0;

@@ -51,6 +51,12 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *consumed);
  * (0 when unknown); lets the reader size its buffer once for big values. */
 size_t resp_pending_bulk(const resp_parser *p);
 
+/* Copies a command that must outlive its buffer (a queued, blocked or paused
+ * command) into ONE allocation, freed with hfree: the argument array, then
+ * `extra` bytes for the caller (at (char *)(copy + argc), pointer-aligned),
+ * then the argument bytes, each NUL-terminated. */
+resp_arg *resp_argv_dup(const resp_arg *argv, size_t argc, size_t extra);
+
 /* Split an inline line into arguments with Redis's quoting rules (sdssplitargs):
  * "double quotes" with \n \r \t \b \a \\ \" \xHH escapes, 'single quotes'.
  * Writes unescaped bytes into out (capacity >= len) and up to max_args spans.

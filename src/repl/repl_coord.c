@@ -253,7 +253,8 @@ void coord_send_cas(repl_node *rn, const repl_action *a)
         memset(&p, 0, sizeof(p));
         snprintf(p.node, sizeof(p.node), "%s", rn->self_id);
         p.epoch = a->u.cas.config.epoch;
-        rc = coord_elect(rn->co, gid(rn), &cc, expected, &p, on_cas, ctx);
+        rc = a->u.cas.replace_marker ? coord_take_over(rn->co, gid(rn), &cc, expected, &p, on_cas, ctx)
+                                     : coord_elect(rn->co, gid(rn), &cc, expected, &p, on_cas, ctx);
     } else {
         rc = coord_cas_config(rn->co, gid(rn), &cc, expected, on_cas, ctx);
     }

@@ -105,6 +105,7 @@ void repl_client_gone(kv_client *c)
         unlink_from(&rn->held, c);
         unlink_from(&rn->released, c);
     }
+    if (c->flags & CLIENT_REPL_PAUSED) pause_forget(rn, c);
     for (int i = 0; i < rn->nmembers; i++)
         if (rn->down[i].c == c) down_forget(rn, i);
     if (rn->up == c) {
@@ -132,6 +133,22 @@ static void reply_not_primary(kv_client *c, bool write)
                    "ask SENTINEL get-master-addr-by-name for the primary");
 }
 
+static void reply_write_refusal(kv_client *c, repl_refusal r)
+{
+    switch (r) {
+    case REPL_WRITE_OK: break;
+    case REPL_REFUSE_SWITCHING: /* paused, never refused; kept for the switch's completeness */
+        reply_error(c, "TRYAGAIN A planned switchover is under way.");
+        break;
+    case REPL_REFUSE_NOREPLICAS: reply_error(c, "NOREPLICAS Not enough good replicas to write."); break;
+    case REPL_REFUSE_FENCED:
+        reply_error(c, "READONLY This primary lost contact with ZooKeeper; writes are refused "
+                       "until it is back (or a new primary is elected).");
+        break;
+    case REPL_REFUSE_NOT_PRIMARY: reply_not_primary(c, true); break;
+    }
+}
+
 int repl_gate(kv_client *c, const kv_cmd *cmd)
 {
     repl_node *rn = c->srv->repl;
@@ -141,16 +158,16 @@ int repl_gate(kv_client *c, const kv_cmd *cmd)
     if (!write && !read) return 0;
     int64_t now = now_ms();
     repl_refusal r = rn->sm_ready ? repl_write_gate(&rn->sm, now) : REPL_REFUSE_NOT_PRIMARY;
+    if (r == REPL_REFUSE_SWITCHING) { /* reads wait too: the lease goes with the role */
+        pause_client(rn, c);
+        return 1;
+    }
+    if (write && r == REPL_WRITE_OK) {
+        c->flags |= CLIENT_REPL_GATED;
+        return 0;
+    }
     if (write) {
-        switch (r) {
-        case REPL_WRITE_OK: c->flags |= CLIENT_REPL_GATED; return 0;
-        case REPL_REFUSE_NOREPLICAS: reply_error(c, "NOREPLICAS Not enough good replicas to write."); break;
-        case REPL_REFUSE_FENCED:
-            reply_error(c, "READONLY This primary lost contact with ZooKeeper; writes are refused "
-                           "until it is back (or a new primary is elected).");
-            break;
-        case REPL_REFUSE_NOT_PRIMARY: reply_not_primary(c, true); break;
-        }
+        reply_write_refusal(c, r);
         return -1;
     }
     bool primary = rn->sm_ready && (rn->sm.role == REPL_PRIMARY || rn->sm.role == REPL_FENCED);

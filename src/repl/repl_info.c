@@ -147,7 +147,7 @@ static void info_primary(repl_node *rn, buf *o)
                    (unsigned long long)d->acked, (long long)(d->last_ack_ms ? (now - d->last_ack_ms) / 1000 : -1),
                    rn->members[i], repl_set_has(rn->sm.cfg.isr, i) ? 1 : 0);
     }
-    buf_printf(o, "master_failover_state:no-failover\r\n");
+    buf_printf(o, "master_failover_state:%s\r\n", switch_state(rn));
 }
 
 static void info_replica(repl_node *rn, buf *o)
@@ -162,11 +162,11 @@ static void info_replica(repl_node *rn, buf *o)
                   "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:%d\r\n"
                   "slave_read_repl_offset:%llu\r\nslave_repl_offset:%llu\r\nslave_priority:100\r\n"
                   "slave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\n"
-                  "master_failover_state:no-failover\r\n",
+                  "master_failover_state:%s\r\n",
                host, port, rn->ust == UP_CONNECTED ? "up" : "down",
                (long long)(rn->last_io_ms ? (now - rn->last_io_ms) / 1000 : -1),
                rn->snap_in_fd >= 0 || rn->sm.loading ? 1 : 0, (unsigned long long)rn->log_end,
-               (unsigned long long)rn->log_end);
+               (unsigned long long)rn->log_end, switch_state(rn));
 }
 
 void repl_info(kv_server *srv, buf *o)
@@ -356,6 +356,9 @@ void repl_cmd_sentinel(kv_client *c)
     } else if (IS("sentinels") && c->argc == 3) {
         if (!our_group(c, rn, 2)) reply_error(c, "ERR No such master with that name");
         else sentinel_peers(c, rn);
+    } else if (IS("failover") && c->argc == 3) {
+        if (!our_group(c, rn, 2)) reply_error(c, "ERR No such master with that name");
+        else switch_start_any(rn, c);
     } else if (IS("myid") && c->argc == 2) {
         reply_cstr(c, rn->self_id);
     } else {

@@ -122,6 +122,10 @@ struct repl_node {
     kv_client *released; /* released, to be resumed in after_io */
     uint64_t commit;     /* ACK_WRITES so far */
     uint64_t failed_held;
+
+    /* planned switchover: clients whose read or write waits for its outcome */
+    kv_client *paused, *paused_tail;
+    uint64_t switchovers_started;
 };
 
 /* repl_node.c */
@@ -161,9 +165,19 @@ void up_follow(repl_node *rn, const repl_action *a);
 void up_apply(repl_node *rn, const repl_action *a);
 void up_send_ack(repl_node *rn, uint64_t epoch, uint64_t offset);
 void up_send_refuse(repl_node *rn, uint64_t epoch);
+bool up_send_failover_request(repl_node *rn);
+void down_send_handoff(repl_node *rn, int peer, uint64_t epoch, uint64_t end);
 void up_flush_ack(repl_node *rn);
 void up_close(repl_node *rn);
 void up_tick(repl_node *rn);
+
+/* repl_switch.c */
+void pause_client(repl_node *rn, kv_client *c);
+void pause_forget(repl_node *rn, kv_client *c);
+void pause_drop_all(repl_node *rn);
+void pause_run_resumed(repl_node *rn);
+const char *switch_state(const repl_node *rn);
+void switch_start_any(repl_node *rn, kv_client *c);
 
 /* repl_hold.c */
 void hold_release(repl_node *rn, uint64_t offset);

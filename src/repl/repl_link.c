@@ -333,6 +333,36 @@ void repl_cmd_ack(kv_client *c)
     feed(rn, &ev);
 }
 
+/* Sent once the peer acked our whole log, so it follows every chunk. */
+void down_send_handoff(repl_node *rn, int peer, uint64_t epoch, uint64_t end)
+{
+    if (peer < 0 || peer >= rn->nmembers || rn->down[peer].c == NULL) {
+        log_warn("replication: no link to %s for the handoff; the switchover will time out",
+                 peer >= 0 && peer < rn->nmembers ? rn->members[peer] : "?");
+        return;
+    }
+    buf e, o;
+    buf_init(&e);
+    buf_init(&o);
+    buf_printf(&e, "%llu", (unsigned long long)epoch);
+    buf_printf(&o, "%llu", (unsigned long long)end);
+    const char *argv[3] = {"HALO.HANDOFF", e.data, o.data};
+    size_t lens[3] = {12, e.len, o.len};
+    send_frame(rn->down[peer].c, 3, argv, lens);
+    buf_free(&e);
+    buf_free(&o);
+}
+
+/* A replica passes SENTINEL FAILOVER on to the primary it follows. */
+void repl_cmd_failover_request(kv_client *c)
+{
+    repl_node *rn = c->srv->repl;
+    int peer = rn ? down_peer_of(rn, c) : REPL_NONE;
+    if (peer == REPL_NONE) return;
+    log_notice("replication: %s asks for a switchover (SENTINEL FAILOVER)", rn->members[peer]);
+    switch_start_any(rn, NULL);
+}
+
 void repl_cmd_refuse(kv_client *c)
 {
     repl_node *rn = c->srv->repl;
@@ -471,6 +501,15 @@ void up_flush_ack(repl_node *rn)
     buf_free(&o);
 }
 
+bool up_send_failover_request(repl_node *rn)
+{
+    if (rn->up == NULL) return false;
+    const char *argv[1] = {"HALO.FAILOVER"};
+    size_t lens[1] = {13};
+    send_frame(rn->up, 1, argv, lens);
+    return true;
+}
+
 void up_send_refuse(repl_node *rn, uint64_t epoch)
 {
     if (rn->up == NULL) return;
@@ -494,7 +533,9 @@ static void apply_bytes(repl_node *rn, const char *p, size_t len)
     resp_parser_init(&rp, srv->cfg.proto_max_bulk_len);
     size_t pos = 0;
     uint8_t was_loading = srv->loading;
+    bool was_hiding = srv->db.hide_expired;
     srv->loading = 1;
+    srv->db.hide_expired = false; /* the primary's commands see keys as they are */
     bool partial = false;
     while (pos < len) {
         size_t used = 0;
@@ -526,6 +567,7 @@ static void apply_bytes(repl_node *rn, const char *p, size_t len)
         abort();
     }
     srv->loading = was_loading;
+    srv->db.hide_expired = was_hiding;
     resp_parser_free(&rp);
     if (srv->aof) aof_feed(srv->aof, p, len);
     backlog_append(rn, p, len);
@@ -554,6 +596,7 @@ static void load_snapshot(repl_node *rn)
         up_close(rn);
         return;
     }
+    srv->db.hide_expired = old.hide_expired;
     db_free(&old);
     watch_touch_all(srv);
     backlog_reset(rn, pos.end);
@@ -595,6 +638,18 @@ static repl_node *upstream_of(kv_client *c)
 void repl_cmd_ping(kv_client *c)
 {
     upstream_of(c);
+}
+
+void repl_cmd_handoff(kv_client *c)
+{
+    repl_node *rn = upstream_of(c);
+    uint64_t epoch, end;
+    if (rn == NULL || !arg_u64(c, 1, &epoch) || !arg_u64(c, 2, &end)) return;
+    repl_event ev = {.type = REPL_EV_HANDOFF};
+    ev.u.handoff.from = rn->up_peer;
+    ev.u.handoff.epoch = epoch;
+    ev.u.handoff.end = end;
+    feed(rn, &ev);
 }
 
 void repl_cmd_chunk(kv_client *c)

@@ -230,8 +230,12 @@ void feed(repl_node *rn, const repl_event *ev)
 
 static void apply_role_side_effects(repl_node *rn)
 {
-    bool primary = rn->sm.role == REPL_PRIMARY;
+    /* A switching primary changes nothing on its own: the target's log must
+     * end where ours does when it takes over. */
+    bool primary = rn->sm.role == REPL_PRIMARY && !repl_switching(&rn->sm);
     rn->srv->db.no_expire = !primary;
+    /* replicas: reads hide TTL-passed keys until the primary's DEL arrives */
+    rn->srv->db.hide_expired = rn->sm.role != REPL_PRIMARY;
 }
 
 void exec_action(repl_node *rn, const repl_action *a)
@@ -244,7 +248,8 @@ void exec_action(repl_node *rn, const repl_action *a)
     case REPL_ACT_ACK_WRITES: hold_release(rn, a->offset); break;
     case REPL_ACT_REFUSE_WRITES:
         log_notice("replication: refusing writes (%s)", repl_refusal_name((repl_refusal)a->reason));
-        if (a->reason != REPL_REFUSE_NOREPLICAS) hold_fail_all(rn);
+        if (a->reason != REPL_REFUSE_NOREPLICAS && a->reason != REPL_REFUSE_SWITCHING)
+            hold_fail_all(rn);
         break;
     case REPL_ACT_ACCEPT_WRITES: log_notice("replication: accepting writes as primary of epoch %llu",
                                             (unsigned long long)rn->sm.cfg.epoch); break;
@@ -256,6 +261,7 @@ void exec_action(repl_node *rn, const repl_action *a)
     case REPL_ACT_STOP_READS:
     case REPL_ACT_SERVE_READS: break; /* repl_read_ok is asked per read */
     case REPL_ACT_LOG: log_msg(a->reason, "replication: %s", a->u.msg); break;
+    case REPL_ACT_SEND_HANDOFF: down_send_handoff(rn, a->peer, a->epoch, a->offset); break;
     }
     apply_role_side_effects(rn);
 }
@@ -322,6 +328,7 @@ bool repl_after_flush(kv_server *srv)
     down_pump_all(rn);
     up_flush_ack(rn);
     hold_run_released(rn);
+    pause_run_resumed(rn);
     return rn->log_end != before;
 }
 
@@ -475,6 +482,7 @@ void repl_node_stop(kv_server *srv)
     repl_node *rn = srv->repl;
     if (rn == NULL) return;
     hold_fail_all(rn);
+    pause_drop_all(rn);
     down_close_all(rn);
     up_close(rn);
     rn->closing = true;

@@ -21,8 +21,10 @@
  * Wire protocol, on the primary's client port (every frame a RESP command):
  *   replica -> primary  HALO.SYNC <node-id> <epoch> <full 0|1> <history>
  *                       HALO.ACK <epoch> <offset>     HALO.REFUSE <epoch>
+ *                       HALO.FAILOVER  (SENTINEL FAILOVER sent to a replica)
  *   primary -> replica  HALO.CHUNK <epoch> <offset> <history> <bytes>
  *                       HALO.SNAP <bytes> ... HALO.SNAPEND <epoch> <history>
+ *                       HALO.PING     HALO.HANDOFF <epoch> <end> (take over)
  * <history> is "end:e1@s1,e2@s2,..." (repl_history_format).
  *
  * Threading: everything runs on the kv loop. */
@@ -48,8 +50,9 @@ bool repl_after_flush(kv_server *srv);
 bool repl_may_flush(kv_client *c);
 /* A client the adapter knows about (link, held) is being freed. */
 void repl_client_gone(kv_client *c);
-/* Before running cmd for c: 0, or the refusal was replied (READONLY,
- * NOREPLICAS, lease). */
+/* Before running cmd for c: 0 run it; -1 the refusal was replied (READONLY,
+ * NOREPLICAS, lease); 1 paused: a planned switchover is under way, the
+ * adapter kept a copy of the command and dispatches it again afterwards. */
 int repl_gate(kv_client *c, const struct kv_cmd *cmd);
 
 /* Whether this node may change its keyspace on its own (expire, evict). */
@@ -63,6 +66,9 @@ void repl_cmd_chunk(kv_client *c);
 void repl_cmd_snap(kv_client *c);
 void repl_cmd_snapend(kv_client *c);
 void repl_cmd_ping(kv_client *c);
+void repl_cmd_handoff(kv_client *c);
+void repl_cmd_failover_request(kv_client *c);
+void repl_cmd_failover(kv_client *c);
 void repl_cmd_role(kv_client *c);
 void repl_cmd_sentinel(kv_client *c);
 /* INFO replication's body (standalone nodes too). */

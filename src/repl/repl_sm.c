@@ -185,6 +185,7 @@ repl_refusal repl_write_gate(const repl_sm *sm, int64_t now_ms)
     if (sm->role == REPL_FENCED) return REPL_REFUSE_FENCED;
     if (sm->role != REPL_PRIMARY) return REPL_REFUSE_NOT_PRIMARY;
     if (session_lost_at(sm, now_ms)) return REPL_REFUSE_FENCED;
+    if (sm->ho.active) return REPL_REFUSE_SWITCHING;
     int replicas = isr_replicas(sm);
     if (replicas < sm->p.min_sync_replicas) return REPL_REFUSE_NOREPLICAS;
     /* Laggers that may not be removed (min-sync-replicas) block every ack. */
@@ -201,7 +202,7 @@ bool repl_read_ok(const repl_sm *sm, int64_t now_ms)
     if (sm->p.test_break & REPL_BREAK_NO_LEASE)
         return sm->role == REPL_PRIMARY || sm->role == REPL_FENCED;
     if (sm->role != REPL_PRIMARY || sm->sess.state == REPL_SESS_EXPIRED ||
-        sm->sess.state == REPL_SESS_NONE)
+        sm->sess.state == REPL_SESS_NONE || sm->ho.sent)
         return false;
     return now_ms < sm->sess.last_ok_ms + sm->p.session_timeout_ms - sm->p.lease_margin_ms;
 }
@@ -245,8 +246,10 @@ static void step_down(repl_sm *sm, const char *why)
         a->peer = id;
     }
     memset(sm->peers, 0, sizeof sm->peers);
-    if (sm->cas.kind == REPL_CAS_SHRINK || sm->cas.kind == REPL_CAS_GROW)
+    if (sm->cas.kind == REPL_CAS_SHRINK || sm->cas.kind == REPL_CAS_GROW ||
+        sm->cas.kind == REPL_CAS_RECLAIM)
         sm->cas.kind = REPL_CAS_NONE;
+    memset(&sm->ho, 0, sizeof sm->ho);
     enter_idle(sm);
     say(sm, LOG_WARNING, "no longer primary: %s", why);
 }
@@ -328,6 +331,8 @@ static const char *cas_kind_name(repl_cas_kind k)
     case REPL_CAS_ELECT: return "election";
     case REPL_CAS_SHRINK: return "ISR shrink";
     case REPL_CAS_GROW: return "ISR grow";
+    case REPL_CAS_TAKEOVER: return "takeover";
+    case REPL_CAS_RECLAIM: return "reclaim";
     default: return "none";
     }
 }
@@ -342,8 +347,10 @@ static void send_cas(repl_sm *sm, repl_cas_kind kind, const repl_config *prop)
     a->epoch = prop->epoch;
     a->u.cas.config = sm->cas.proposal;
     a->u.cas.expected_version = sm->cfg.version;
-    a->u.cas.with_marker = kind == REPL_CAS_ELECT;
-    if (kind == REPL_CAS_ELECT) sm->my_marker_epoch = prop->epoch;
+    bool elect = kind == REPL_CAS_ELECT || kind == REPL_CAS_TAKEOVER;
+    a->u.cas.with_marker = elect;
+    a->u.cas.replace_marker = kind == REPL_CAS_TAKEOVER;
+    if (elect) sm->my_marker_epoch = prop->epoch;
 }
 
 static void cas_succeeded(repl_sm *sm, int64_t version)
@@ -354,8 +361,14 @@ static void cas_succeeded(repl_sm *sm, int64_t version)
     sm->cfg = sm->cas.proposal;
     sm->cfg.version = version;
     learn_lead(sm, sm->cfg.epoch, sm->cfg.primary);
-    if (kind == REPL_CAS_ELECT) {
+    if (kind == REPL_CAS_ELECT || kind == REPL_CAS_TAKEOVER) {
         if (sm->role == REPL_CANDIDATE) become_primary(sm);
+        return;
+    }
+    if (kind == REPL_CAS_RECLAIM) {
+        say(sm, LOG_WARNING, "switchover to %d abandoned: primary again in epoch %llu",
+            sm->ho.target, (ull)sm->cfg.epoch);
+        memset(&sm->ho, 0, sizeof sm->ho);
         return;
     }
     say(sm, LOG_NOTICE, "in-sync set is now 0x%x in epoch %llu", (unsigned)sm->cfg.isr,
@@ -369,7 +382,8 @@ static void cas_failed(repl_sm *sm, const char *why)
     repl_cas_kind kind = sm->cas.kind;
     sm->cas.kind = REPL_CAS_NONE;
     sm->cas.unknown = false;
-    if (kind == REPL_CAS_ELECT && sm->role == REPL_CANDIDATE) enter_idle(sm);
+    bool elect = kind == REPL_CAS_ELECT || kind == REPL_CAS_TAKEOVER;
+    if (elect && sm->role == REPL_CANDIDATE) enter_idle(sm);
     sm->marker.known = false; /* learn who holds the role now */
     say(sm, LOG_NOTICE, "%s CAS lost: %s", cas_kind_name(kind), why);
     read_config_now(sm);
@@ -421,6 +435,8 @@ static bool config_valid(const repl_config *c)
     return c->primary == REPL_NONE || repl_set_has(c->isr, c->primary);
 }
 
+static void resume_handoff_request(repl_sm *sm);
+
 static void on_config(repl_sm *sm, const repl_config *c, uint64_t read_seq)
 {
     if (c->version < sm->cfg.version) return; /* older than what we know */
@@ -432,6 +448,7 @@ static void on_config(repl_sm *sm, const repl_config *c, uint64_t read_seq)
     if (c->version > sm->cfg.version || sm->cfg.version < 0) sm->cfg = *c;
     learn_lead(sm, sm->cfg.epoch, sm->cfg.primary);
     follow_config(sm);
+    resume_handoff_request(sm);
 }
 
 static void on_marker(repl_sm *sm, bool present, int holder, uint64_t epoch)
@@ -608,6 +625,7 @@ static void maybe_grow(repl_sm *sm)
 static void maybe_change_isr(repl_sm *sm)
 {
     if (sm->cas.kind != REPL_CAS_NONE || sm->sess.state != REPL_SESS_CONNECTED) return;
+    if (sm->ho.sent) return; /* the target's takeover expects this config version */
     repl_set lag = laggers_at(sm, sm->now);
     if (lag) maybe_shrink(sm, lag);
     else maybe_grow(sm);
@@ -680,6 +698,175 @@ static void maybe_propose(repl_sm *sm)
         (ull)prop.epoch, (ull)sm->log.end);
     send_cas(sm, REPL_CAS_ELECT, &prop);
     sm->role = REPL_CANDIDATE;
+}
+
+/* ---- planned switchover ------------------------------------------------------- */
+
+int repl_switchover_pick(const repl_sm *sm)
+{
+    int best = REPL_NONE;
+    uint64_t best_acked = 0;
+    repl_set isr = repl_set_del(sm->cfg.isr, self_id(sm));
+    for (int id = 0; id < REPL_MAX_NODES; id++) {
+        if (!repl_set_has(isr, id)) continue;
+        uint64_t acked = sm->peers[id].has_ack ? sm->peers[id].acked : 0;
+        if (best == REPL_NONE || acked > best_acked) {
+            best = id;
+            best_acked = acked;
+        }
+    }
+    return best;
+}
+
+const char *repl_switchover_refusal(const repl_sm *sm, int target)
+{
+    if (sm->role != REPL_PRIMARY) return "this node is not a serving primary";
+    if (sm->ho.active) return "a switchover is already under way";
+    if (target == REPL_NONE) return "there is no in-sync replica to hand over to";
+    if (target == self_id(sm)) return "the target is this node";
+    if (!is_peer(sm, target)) return "the target is not a member of the group";
+    if (!repl_set_has(sm->cfg.isr, target)) return "the target is not in the in-sync set";
+    if (sm->sess.state != REPL_SESS_CONNECTED) return "the ZooKeeper session is not connected";
+    return NULL;
+}
+
+bool repl_switching(const repl_sm *sm)
+{
+    return sm->ho.active;
+}
+
+/* Before the handoff went out nobody else can act on it: just serve again.
+ * After, the target may be mid-CAS: reclaim first (drive_switchover). */
+static void abort_switchover(repl_sm *sm, const char *why)
+{
+    if (!sm->ho.active) return;
+    if (sm->ho.sent) {
+        sm->ho.deadline_ms = sm->now;
+        return;
+    }
+    say(sm, LOG_WARNING, "switchover to %d cancelled: %s; serving again", sm->ho.target, why);
+    memset(&sm->ho, 0, sizeof sm->ho);
+}
+
+static void on_switchover(repl_sm *sm, int target, int64_t timeout_ms)
+{
+    if (target == REPL_NONE) {
+        abort_switchover(sm, "aborted by the operator");
+        return;
+    }
+    const char *why = repl_switchover_refusal(sm, target);
+    if (why != NULL) {
+        say(sm, LOG_WARNING, "switchover to %d refused: %s", target, why);
+        return;
+    }
+    memset(&sm->ho, 0, sizeof sm->ho);
+    sm->ho.active = true;
+    sm->ho.target = target;
+    sm->ho.timeout_ms = timeout_ms;
+    sm->ho.deadline_ms = sm->now + timeout_ms;
+    say(sm, LOG_NOTICE, "switchover to %d: clients paused until it holds our log (offset %llu)",
+        target, (ull)sm->log.end);
+}
+
+/* The target and every ISR member hold our whole log and no ISR change is in
+ * flight: hand over. From now on we serve nothing until the outcome is known. */
+static void send_handoff(repl_sm *sm)
+{
+    repl_action *a = emit(sm, REPL_ACT_SEND_HANDOFF);
+    a->peer = sm->ho.target;
+    a->epoch = sm->cfg.epoch;
+    a->offset = sm->log.end;
+    sm->ho.sent = true;
+    if (sm->ho.deadline_ms < sm->now + sm->p.retry_ms) sm->ho.deadline_ms = sm->now + sm->p.retry_ms;
+    say(sm, LOG_NOTICE, "switchover: %d holds our log up to %llu; handing over in epoch %llu",
+        sm->ho.target, (ull)sm->log.end, (ull)sm->cfg.epoch);
+}
+
+/* The handoff went unanswered: a new config version makes any takeover CAS
+ * still in flight fail; if the takeover won instead, this CAS fails and the
+ * new config deposes us. */
+static void reclaim(repl_sm *sm)
+{
+    repl_config prop = sm->cfg;
+    prop.epoch++;
+    say(sm, LOG_WARNING, "switchover to %d unanswered: reclaiming the role in epoch %llu",
+        sm->ho.target, (ull)prop.epoch);
+    send_cas(sm, REPL_CAS_RECLAIM, &prop);
+}
+
+static void drive_switchover(repl_sm *sm)
+{
+    if (!sm->ho.active) return;
+    bool coord_idle = sm->cas.kind == REPL_CAS_NONE && sm->sess.state == REPL_SESS_CONNECTED;
+    if (sm->ho.sent) {
+        if (sm->now >= sm->ho.deadline_ms && coord_idle) reclaim(sm);
+        return;
+    }
+    if (!repl_set_has(sm->cfg.isr, sm->ho.target)) {
+        abort_switchover(sm, "the target left the in-sync set");
+        return;
+    }
+    if (sm->now >= sm->ho.deadline_ms) {
+        abort_switchover(sm, "the target did not catch up in time");
+        return;
+    }
+    const repl_peer *t = &sm->peers[sm->ho.target];
+    bool held = sm->commit >= sm->log.end && t->has_ack && t->acked >= sm->log.end;
+    if (held && coord_idle) send_handoff(sm);
+}
+
+static const char *takeover_refusal(const repl_sm *sm, int from, uint64_t epoch, uint64_t end)
+{
+    if (sm->role != REPL_REPLICA || sm->following != from) return "we do not follow it";
+    if (sm->cfg.primary != from || sm->cfg.epoch != epoch || sm->lead_epoch > epoch)
+        return "our config is not the one it handed over in";
+    if (sm->log.end != end) return "our log does not end where its log ends";
+    if (sm->loading || sm->diverged) return "we are resyncing";
+    if (!repl_set_has(sm->cfg.isr, self_id(sm))) return "we are not in the in-sync set";
+    if (sm->cas.kind != REPL_CAS_NONE || sm->sess.state != REPL_SESS_CONNECTED)
+        return "the coordinator is busy or unreachable";
+    return NULL;
+}
+
+/* REPLICA -> CANDIDATE by the primary's handoff: we hold its whole log, in
+ * which every write it acknowledged lies, so we may take over while its
+ * marker still lives; the CAS replaces the marker and keeps the ISR (the old
+ * primary included: it holds the same log). */
+static void try_takeover(repl_sm *sm, int from, uint64_t epoch, uint64_t end)
+{
+    const char *why = takeover_refusal(sm, from, epoch, end);
+    if (why != NULL) {
+        say(sm, LOG_WARNING, "not taking over from %d: %s", from, why);
+        return;
+    }
+    repl_config prop = sm->cfg;
+    prop.epoch = sm->cfg.epoch + 1;
+    prop.primary = self_id(sm);
+    say(sm, LOG_NOTICE, "planned switchover: taking over from %d for epoch %llu at offset %llu",
+        from, (ull)prop.epoch, (ull)end);
+    send_cas(sm, REPL_CAS_TAKEOVER, &prop);
+    sm->role = REPL_CANDIDATE;
+}
+
+static void on_handoff(repl_sm *sm, int from, uint64_t epoch, uint64_t end)
+{
+    if (!valid_node(from)) return;
+    if (epoch > sm->cfg.epoch) { /* the primary's config is newer than ours: read it first */
+        sm->ho_req.pending = true;
+        sm->ho_req.from = from;
+        sm->ho_req.epoch = epoch;
+        sm->ho_req.end = end;
+        read_config_now(sm);
+        return;
+    }
+    try_takeover(sm, from, epoch, end);
+}
+
+static void resume_handoff_request(repl_sm *sm)
+{
+    if (!sm->ho_req.pending || sm->cfg.epoch < sm->ho_req.epoch) return;
+    sm->ho_req.pending = false;
+    try_takeover(sm, sm->ho_req.from, sm->ho_req.epoch, sm->ho_req.end);
 }
 
 /* ---- replica ------------------------------------------------------------------ */
@@ -865,6 +1052,7 @@ static void reconcile(repl_sm *sm)
     check_resume(sm);
     if (sm->role == REPL_PRIMARY) {
         advance_commit(sm);
+        drive_switchover(sm);
         maybe_change_isr(sm);
     }
     maybe_propose(sm);
@@ -903,6 +1091,12 @@ static void dispatch(repl_sm *sm, const repl_event *ev)
     case REPL_EV_PEER_REFUSED: on_peer_refused(sm, ev->u.refused.peer, ev->u.refused.epoch); break;
     case REPL_EV_STREAM: on_stream(sm, ev); break;
     case REPL_EV_RESYNC_DONE: on_resync_done(sm, ev->u.resync.end); break;
+    case REPL_EV_SWITCHOVER:
+        on_switchover(sm, ev->u.switchover.target, ev->u.switchover.timeout_ms);
+        break;
+    case REPL_EV_HANDOFF:
+        on_handoff(sm, ev->u.handoff.from, ev->u.handoff.epoch, ev->u.handoff.end);
+        break;
     }
 }
 
@@ -953,7 +1147,8 @@ const char *repl_event_name(repl_event_type t)
 {
     static const char *const names[] = {"tick",      "config",       "marker", "cas-result",
                                         "session",   "appended",     "peer-sync", "peer-ack",
-                                        "peer-refused", "stream",    "resync-done"};
+                                        "peer-refused", "stream",    "resync-done",
+                                        "switchover", "handoff"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -962,12 +1157,14 @@ const char *repl_action_name(repl_action_type t)
     static const char *const names[] = {
         "cas-config",  "read-config",  "start-stream", "stop-stream",  "ack-writes",
         "refuse-writes", "accept-writes", "become-replica", "truncate", "apply",
-        "send-ack",    "refuse-stream", "stop-reads",  "serve-reads",  "log"};
+        "send-ack",    "refuse-stream", "stop-reads",  "serve-reads",  "log",
+        "send-handoff"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
 const char *repl_refusal_name(repl_refusal r)
 {
-    static const char *const names[] = {"ok", "not-primary", "fenced", "noreplicas"};
+    static const char *const names[] = {"ok", "not-primary", "fenced", "noreplicas",
+                                        "switching"};
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }

@@ -49,6 +49,18 @@
  *   PRIMARY|FENCED    -> IDLE       step_down      (session expired, or a newer
  *                                                   config names another node)
  *   PRIMARY|FENCED    -> REPLICA    step_down + follow (newer config or stream)
+ *   REPLICA           -> CANDIDATE  try_takeover   (planned switchover: the primary
+ *                                                   we follow handed off to us)
+ *
+ * Planned switchover (REPL_EV_SWITCHOVER on the primary, docs/replication.md):
+ * the primary pauses client reads and writes (repl_switching), waits until the
+ * target and every ISR member hold its whole log (commit == end), then sends
+ * the target a handoff (REPL_ACT_SEND_HANDOFF) and gives up its lease. The
+ * target, if it holds exactly that log in that epoch, runs an election CAS
+ * that also deletes the old primary's marker (REPL_CAS_TAKEOVER) and keeps the
+ * ISR as it is. If nothing happened by the deadline, the old primary rewrites
+ * the config (REPL_CAS_RECLAIM, a new version) before serving again, so a
+ * takeover still in flight can no longer succeed.
  *
  * Threading: none. One repl_sm belongs to one caller; repl_step is not
  * reentrant for the same repl_sm. */
@@ -163,6 +175,7 @@ typedef enum {
     REPL_REFUSE_NOT_PRIMARY, /* a replica or a node without a role: -READONLY */
     REPL_REFUSE_FENCED,      /* a primary without a live session */
     REPL_REFUSE_NOREPLICAS,  /* -NOREPLICAS Not enough good replicas to write. */
+    REPL_REFUSE_SWITCHING,   /* a planned switchover is under way: clients wait */
 } repl_refusal;
 
 typedef enum {
@@ -177,6 +190,10 @@ typedef enum {
     REPL_EV_PEER_REFUSED, /* primary: a replica refused our stream (its epoch) */
     REPL_EV_STREAM,       /* replica: a chunk (or a full snapshot) arrived */
     REPL_EV_RESYNC_DONE,  /* replica: the snapshot of an APPLY(full) is loaded */
+    REPL_EV_SWITCHOVER,   /* primary: hand the role to u.switchover.target (an
+                             operator's FAILOVER; check repl_switchover_refusal
+                             first); target REPL_NONE: abort the one under way */
+    REPL_EV_HANDOFF,      /* replica: the primary it follows hands over (SEND_HANDOFF) */
 } repl_event_type;
 
 typedef struct repl_event {
@@ -234,6 +251,15 @@ typedef struct repl_event {
         struct {
             uint64_t end;
         } resync;
+        struct {
+            int target;
+            int64_t timeout_ms; /* give up (and serve again) after this long */
+        } switchover;
+        struct {
+            int from;
+            uint64_t epoch; /* the sender's config epoch */
+            uint64_t end;   /* its log end: every byte of it committed */
+        } handoff;
     } u;
 } repl_event;
 
@@ -247,7 +273,8 @@ typedef enum {
     REPL_ACT_START_STREAM,   /* peer: stream from offset (full: a snapshot, then on) */
     REPL_ACT_STOP_STREAM,    /* peer */
     REPL_ACT_ACK_WRITES,     /* reply to client writes ending at or before offset */
-    REPL_ACT_REFUSE_WRITES,  /* reason; unless NOREPLICAS, fail the pending writes too */
+    REPL_ACT_REFUSE_WRITES,  /* reason; unless NOREPLICAS or SWITCHING (those still
+                                commit), fail the pending writes too */
     REPL_ACT_ACCEPT_WRITES,  /* writes accepted again */
     REPL_ACT_BECOME_REPLICA, /* ask peer (epoch) for its stream from u.hist (full: snapshot) */
     REPL_ACT_TRUNCATE,       /* cut the local log back to offset (diverged tail) */
@@ -259,6 +286,8 @@ typedef enum {
     REPL_ACT_STOP_READS,     /* lease lost: linearizable reads no longer served */
     REPL_ACT_SERVE_READS,
     REPL_ACT_LOG,            /* u.msg for the operator's log, at level (log.h LOG_*) */
+    REPL_ACT_SEND_HANDOFF,   /* tell peer to take over: our config epoch, our log end
+                                (offset); sent on the stream's link, after its bytes */
 } repl_action_type;
 
 #define REPL_LOG_MSG_MAX 120
@@ -277,6 +306,8 @@ typedef struct repl_action {
             repl_config config;
             int64_t expected_version;
             bool with_marker;
+            bool replace_marker; /* with_marker: delete the current marker in the same
+                                    transaction (a takeover the primary asked for) */
         } cas;
         repl_history hist;
         char msg[REPL_LOG_MSG_MAX];
@@ -294,7 +325,14 @@ typedef struct repl_peer {
     bool streaming;
 } repl_peer;
 
-typedef enum { REPL_CAS_NONE, REPL_CAS_ELECT, REPL_CAS_SHRINK, REPL_CAS_GROW } repl_cas_kind;
+typedef enum {
+    REPL_CAS_NONE,
+    REPL_CAS_ELECT,
+    REPL_CAS_SHRINK,
+    REPL_CAS_GROW,
+    REPL_CAS_TAKEOVER, /* election handed to us by the primary (replaces its marker) */
+    REPL_CAS_RECLAIM,  /* a primary whose handoff went unanswered bumps the config */
+} repl_cas_kind;
 
 typedef struct repl_sm {
     repl_params p;
@@ -334,6 +372,21 @@ typedef struct repl_sm {
         repl_config proposal; /* .version: the expected version */
     } cas;
 
+    /* planned switchover, primary side */
+    struct {
+        bool active;  /* clients paused until it ends */
+        bool sent;    /* SEND_HANDOFF out: lease given up until RECLAIM succeeds */
+        int target;
+        int64_t timeout_ms;
+        int64_t deadline_ms;
+    } ho;
+    /* replica side: a handoff naming a config epoch we have not read yet */
+    struct {
+        bool pending;
+        int from;
+        uint64_t epoch, end;
+    } ho_req;
+
     /* edges already reported, so that actions fire on changes only */
     repl_refusal gate;
     bool reads;
@@ -358,6 +411,12 @@ int repl_step(repl_sm *sm, const repl_event *ev, int64_t now_ms, repl_action *ou
 repl_refusal repl_write_gate(const repl_sm *sm, int64_t now_ms);
 /* May a linearizable read be served now (primary within its lease)? */
 bool repl_read_ok(const repl_sm *sm, int64_t now_ms);
+/* Why a switchover to target cannot start now (NULL: it can). */
+const char *repl_switchover_refusal(const repl_sm *sm, int target);
+/* The in-sync replica closest to our end (lowest id on ties), or REPL_NONE. */
+int repl_switchover_pick(const repl_sm *sm);
+/* A switchover is under way: client reads and writes wait (neither run nor refused). */
+bool repl_switching(const repl_sm *sm);
 /* The primary keeps bytes from start on for partial resyncs (its backlog). */
 void repl_set_backlog(repl_sm *sm, uint64_t start);
 

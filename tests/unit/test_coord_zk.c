@@ -454,6 +454,44 @@ static void test_elect(void)
     CHECK_EQ_INT(g_prim_watch.last.err, -HALO_ENOTFOUND);
 }
 
+/* Planned switchover's transaction: another session's live marker is
+ * replaced together with the config CAS; without a marker it fails whole. */
+static void test_take_over(void)
+{
+    result r;
+    coord_config e7 = make_config(7, "n2");
+    coord_primary_info p2 = {.epoch = 7};
+    snprintf(p2.node, sizeof(p2.node), "n2");
+    OP(r, coord_elect(B.c, "g1", &e7, 5, &p2, on_result, &r));
+    CHECK_EQ_INT(r.err, 0);
+    CHECK_EQ_INT(r.version, 6);
+
+    client C;
+    CHECK_EQ_INT(client_open(&C, g_servers, SESSION_MS, 0), 0);
+    coord_config e8 = make_config(8, "n1");
+    coord_primary_info p3 = {.epoch = 8};
+    snprintf(p3.node, sizeof(p3.node), "n1");
+    OP(r, coord_take_over(C.c, "g1", &e8, 5, &p3, on_result, &r)); /* stale version */
+    CHECK_EQ_INT(r.err, -HALO_EBADVERSION);
+    OP(r, coord_take_over(C.c, "g1", &e8, 6, &p3, on_result, &r));
+    CHECK_EQ_INT(r.err, 0);
+    CHECK_EQ_INT(r.version, 7);
+    WAIT(g_prim_watch.last.has_primary && g_prim_watch.last.primary.epoch == 8, STEP_MS);
+    CHECK(g_prim_watch.last.has_primary && strcmp(g_prim_watch.last.primary.node, "n1") == 0);
+    /* the marker is C's now: B cannot release it, C's end removes it */
+    OP(r, coord_release_primary(B.c, "g1", on_result, &r));
+    CHECK_EQ_INT(r.err, -HALO_ELOCKED);
+    client_close(&C);
+    WAIT(g_prim_watch.last.err == -HALO_ENOTFOUND, STEP_MS);
+    CHECK_EQ_INT(g_prim_watch.last.err, -HALO_ENOTFOUND);
+
+    coord_config e9 = make_config(9, "n2");
+    OP(r, coord_take_over(B.c, "g1", &e9, 7, &p2, on_result, &r)); /* no marker to replace */
+    CHECK_EQ_INT(r.err, -HALO_ENOTFOUND);
+    OP(r, coord_get_config(B.c, "g1", on_result, &r));
+    CHECK(r.err == 0 && r.version == 7 && r.config.epoch == 8);
+}
+
 /* No server reachable: operations fail with CONNLOSS after op_timeout_ms. */
 static void test_unreachable(void)
 {
@@ -670,6 +708,7 @@ int main(void)
         RUN(test_close_releases_ephemerals);
         RUN(test_unwatch);
         RUN(test_elect);
+        RUN(test_take_over);
         RUN(test_unreachable);
         RUN(test_ensemble_outage);
         RUN(test_expiry);

@@ -31,6 +31,9 @@
  *     resume everything queued is processed at the new time), cutting the
  *     primary from the coordinator, from its replicas, or both, cutting any
  *     link, healing.
+ *   - operators: ask the primary now and then for a planned switchover to a
+ *     random member (FAILOVER); the handoff travels on the primary's link to
+ *     the target, which may be cut or slow like any other.
  *   - clients: write to nodes that accept writes (sometimes to any node),
  *     record which writes were acknowledged, by whom, in which epoch; read
  *     from nodes that claim a lease. Primaries, fenced ones too, also append
@@ -82,12 +85,12 @@ typedef struct wrec {
 } wrec;
 
 typedef enum {
-    M_SYNC, M_CHUNK, M_ACK, M_REFUSE,                   /* node <-> node */
+    M_SYNC, M_CHUNK, M_ACK, M_REFUSE, M_HANDOFF,        /* node <-> node */
     M_CONNECT, M_PING, M_CAS, M_READ,                   /* node -> coordinator */
     M_SESSION, M_PONG, M_CAS_RESULT, M_DATA, M_EXPIRED, /* coordinator -> node */
 } mtype;
 
-static const char *const mtype_names[] = {"sync", "chunk", "ack", "refuse", "connect", "ping",
+static const char *const mtype_names[] = {"sync", "chunk", "ack", "refuse", "handoff", "connect", "ping",
                                           "cas", "read", "session", "pong", "cas-result",
                                           "data", "expired"};
 
@@ -97,7 +100,7 @@ typedef struct msg {
     mtype type;
     int from, to;
     uint64_t epoch, offset, len, seq;
-    bool full, with_marker, marker_present;
+    bool full, with_marker, replace_marker, marker_present;
     int result, marker_holder;
     uint64_t marker_epoch;
     int64_t sess, sent_ms, version;
@@ -172,7 +175,8 @@ typedef struct sim {
     char why[512];
     bool tracing;
     /* statistics */
-    long acked, failed, refused, reads, elections, truncations, snapshots, steps;
+    long acked, failed, refused, reads, elections, truncations, snapshots, steps, switchovers;
+    long takeovers; /* switchovers completed: a target became primary by its takeover CAS */
 } sim;
 
 static sim g_sim;
@@ -441,7 +445,9 @@ static void zk_expire(sim *s)
 static void zk_apply_cas(sim *s, const msg *m, msg *r)
 {
     bool broken = s->params.test_break & SIM_BREAK_ZK_NO_CAS;
-    if (!broken && (m->version != s->zk.cfg.version || (m->with_marker && s->zk.marker))) {
+    /* a takeover's multi deletes the marker first: it must exist then */
+    bool marker_conflict = m->replace_marker ? !s->zk.marker : s->zk.marker;
+    if (!broken && (m->version != s->zk.cfg.version || (m->with_marker && marker_conflict))) {
         r->result = REPL_CAS_FAILED;
         return;
     }
@@ -458,7 +464,7 @@ static void zk_apply_cas(sim *s, const msg *m, msg *r)
     r->version = s->zk.cfg.version;
     trace(s, "zk: config v%lld epoch %llu primary n%d isr 0x%x%s", (long long)s->zk.cfg.version,
           (unsigned long long)s->zk.cfg.epoch, s->zk.cfg.primary, (unsigned)s->zk.cfg.isr,
-          m->with_marker ? " + marker" : "");
+          m->replace_marker ? " + marker replaced" : m->with_marker ? " + marker" : "");
     for (int n = 0; n < N; n++)
         if (repl_set_has(added, n)) check_member_holds_acked(s, n, "when it joined the ISR");
     zk_notify(s);
@@ -552,10 +558,13 @@ static void feed(sim *s, int n, const repl_event *ev)
     node *d = &s->nodes[n];
     repl_action acts[REPL_MAX_ACTIONS];
     repl_role before = d->sm.role;
+    repl_cas_kind cas_before = d->sm.cas.kind;
     int k = repl_step(&d->sm, ev, s->now, acts, REPL_MAX_ACTIONS);
     trace_step(s, n, ev, acts, k);
-    if (d->sm.role == REPL_PRIMARY && before != REPL_PRIMARY && before != REPL_FENCED)
+    if (d->sm.role == REPL_PRIMARY && before != REPL_PRIMARY && before != REPL_FENCED) {
         s->elections++;
+        if (cas_before == REPL_CAS_TAKEOVER) s->takeovers++;
+    }
     for (int i = 0; i < k && d->up; i++) exec_action(s, n, &acts[i]);
     d->durable = d->sm.log; /* fsync always: the history is persisted with the log */
     if (d->sm.log.end != log_end(d))
@@ -745,6 +754,7 @@ static void send_cas(sim *s, int n, const repl_action *a)
     m->cfg = a->u.cas.config;
     m->version = a->u.cas.expected_version;
     m->with_marker = a->u.cas.with_marker;
+    m->replace_marker = a->u.cas.replace_marker;
     m->epoch = a->epoch;
     if (d->ncas == 8) abort();
     d->cas_out[d->ncas++] = a->epoch;
@@ -773,8 +783,10 @@ static void exec_action(sim *s, int n, const repl_action *a)
         break;
     case REPL_ACT_ACK_WRITES: ack_writes(s, n, a->offset, a->epoch); break;
     case REPL_ACT_REFUSE_WRITES:
-        if (a->reason != REPL_REFUSE_NOREPLICAS) fail_pending(s, n);
+        if (a->reason != REPL_REFUSE_NOREPLICAS && a->reason != REPL_REFUSE_SWITCHING)
+            fail_pending(s, n);
         break;
+    case REPL_ACT_SEND_HANDOFF: send_to_peer(s, n, M_HANDOFF, a); break;
     case REPL_ACT_BECOME_REPLICA: send_to_peer(s, n, M_SYNC, a); break;
     case REPL_ACT_TRUNCATE: do_truncate(s, n, a->offset); break;
     case REPL_ACT_APPLY: do_apply(s, n, a); break;
@@ -860,6 +872,12 @@ static void on_peer_msg(sim *s, int n, const msg *m)
         ev.type = REPL_EV_PEER_REFUSED;
         ev.u.refused.peer = m->from;
         ev.u.refused.epoch = m->epoch;
+        break;
+    case M_HANDOFF:
+        ev.type = REPL_EV_HANDOFF;
+        ev.u.handoff.from = m->from;
+        ev.u.handoff.epoch = m->epoch;
+        ev.u.handoff.end = m->offset;
         break;
     case M_CHUNK:
         ev.type = REPL_EV_STREAM;
@@ -1096,6 +1114,24 @@ static int client_write(sim *s)
     return local_append(s, n, W_PENDING);
 }
 
+/* An operator asks whichever node believes it is primary to hand over to a
+ * random member (sometimes itself or one outside the ISR: refused), and
+ * sometimes to abort the switchover under way. */
+static void operator_switchover(sim *s)
+{
+    int n = rnd(s, 5) ? zk_primary(s) : rnd(s, N);
+    node *d = &s->nodes[n];
+    if (!d->up || d->paused) return;
+    repl_event ev = {.type = REPL_EV_SWITCHOVER};
+    ev.u.switchover.target = rnd(s, 4) == 0 ? REPL_NONE : rnd(s, N);
+    ev.u.switchover.timeout_ms = 20 + rnd(s, 200);
+    if (ev.u.switchover.target != REPL_NONE &&
+        repl_switchover_refusal(&d->sm, ev.u.switchover.target) == NULL)
+        s->switchovers++;
+    trace(s, "operator: FAILOVER on n%d to n%d", n, ev.u.switchover.target);
+    feed(s, n, &ev);
+}
+
 /* Invariant 5: a lease read sees every write acknowledged so far. */
 static void client_read(sim *s)
 {
@@ -1172,6 +1208,7 @@ static void sim_step(sim *s, bool faults, bool writes)
     if (faults && rnd(s, 100) < g_fault_pct) inject_fault(s);
     if (writes && rnd(s, 100) < 30) client_write(s);
     if (writes && rnd(s, 100) < 2) expire_some_key(s);
+    if (faults && rnd(s, 1000) < 5) operator_switchover(s);
     if (rnd(s, 100) < 10) client_read(s);
 }
 
@@ -1260,7 +1297,8 @@ static long env_long(const char *name, long dflt)
 }
 
 typedef struct totals {
-    long acked, failed, refused, reads, elections, truncations, snapshots, steps;
+    long acked, failed, refused, reads, elections, truncations, snapshots, steps, switchovers;
+    long takeovers;
 } totals;
 
 static void add_totals(totals *t, const sim *s)
@@ -1273,6 +1311,8 @@ static void add_totals(totals *t, const sim *s)
     t->truncations += s->truncations;
     t->snapshots += s->snapshots;
     t->steps += s->steps;
+    t->switchovers += s->switchovers;
+    t->takeovers += s->takeovers;
 }
 
 static void test_random_schedules(void)
@@ -1294,9 +1334,10 @@ static void test_random_schedules(void)
     }
     CHECK_EQ_INT(bad, 0);
     printf("%ld schedules (%ld steps): %ld writes acked, %ld failed, %ld refused, %ld lease reads, "
-           "%ld elections, %ld truncations, %ld snapshots\n",
-           seeds, t.steps, t.acked, t.failed, t.refused, t.reads, t.elections, t.truncations,
-           t.snapshots);
+           "%ld elections (%ld switchovers started, %ld completed), %ld truncations, "
+           "%ld snapshots\n",
+           seeds, t.steps, t.acked, t.failed, t.refused, t.reads, t.elections, t.switchovers,
+           t.takeovers, t.truncations, t.snapshots);
 }
 
 /* Each broken rule must be caught by the checker within a bounded number of
@@ -1364,6 +1405,65 @@ static void test_checker_catches_two_ackers_in_one_epoch(void)
     sim_free(s);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Without faults a switchover completes: the target becomes primary, every
+ * acknowledged write survives, writes are acknowledged again soon after, and
+ * no write waits longer than the handoff's few round trips. */
+static void test_switchover_without_faults(void)
+{
+    long done = 0;
+    int64_t took[200];
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        sim *s = &g_sim;
+        sim_reset(s, seed, 0, seed == (uint64_t)env_long("REPL_SIM_SO_TRACE", 0));
+        for (int i = 0; i < 300 && !s->violated; i++) sim_step(s, false, true);
+        int p = s->zk.cfg.primary;
+        if (p == REPL_NONE || s->nodes[p].sm.role != REPL_PRIMARY) {
+            sim_free(s);
+            continue;
+        }
+        int target = (p + 1 + rnd(s, N - 1)) % N;
+        if (repl_switchover_refusal(&s->nodes[p].sm, target) != NULL) {
+            sim_free(s);
+            continue;
+        }
+        repl_event ev = {.type = REPL_EV_SWITCHOVER};
+        ev.u.switchover.target = target;
+        ev.u.switchover.timeout_ms = 1000;
+        feed(s, p, &ev);
+        int64_t t0 = s->now;
+        while (s->now - t0 < 2000 && !s->violated &&
+               !(s->zk.cfg.primary == target && s->nodes[target].sm.role == REPL_PRIMARY &&
+                 repl_write_gate(&s->nodes[target].sm, s->now) == REPL_WRITE_OK))
+            sim_step(s, false, true);
+        if (s->zk.cfg.primary != target) {
+            sim_free(s);
+            CHECK(!"switchover did not complete without faults");
+            return;
+        }
+        took[done++] = s->now - t0;
+        if (s->tracing) print_trace(300);
+        if (s->now - t0 > 300) printf("seed %llu: switchover took %lld ms\n", (unsigned long long)seed, (long long)(s->now - t0));
+        heal_everything(s);
+        quiet_phase(s);
+        if (!s->violated) final_checks(s);
+        if (s->violated) printf("seed %llu: %s\n", (unsigned long long)seed, s->why);
+        CHECK(!s->violated);
+        sim_free(s);
+    }
+    qsort(took, (size_t)done, sizeof took[0], cmp_i64);
+    if (done > 0)
+        printf("%ld switchovers without faults: median %lld, p90 %lld, max %lld simulated ms\n",
+               done, (long long)took[done / 2], (long long)took[done * 9 / 10],
+               (long long)took[done - 1]);
+    CHECK(done >= 100);
+}
+
 /* Same seed, same run: the simulator is deterministic (so seeds replay). */
 static void test_deterministic(void)
 {
@@ -1393,6 +1493,7 @@ int main(void)
     }
     RUN(test_deterministic);
     RUN(test_random_schedules);
+    RUN(test_switchover_without_faults);
     RUN(test_checker_catches_ack_before_isr);
     RUN(test_checker_catches_shrink_without_cas);
     RUN(test_checker_catches_reads_without_lease);

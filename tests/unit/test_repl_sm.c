@@ -831,6 +831,151 @@ static void test_malformed_input(void)
     CHECK_EQ_INT(sm.role, REPL_REPLICA);
 }
 
+/* ---- planned switchover ------------------------------------------------------- */
+
+static void switchover(repl_sm *sm, int target, int64_t timeout_ms, int64_t now)
+{
+    repl_event ev = {.type = REPL_EV_SWITCHOVER};
+    ev.u.switchover.target = target;
+    ev.u.switchover.timeout_ms = timeout_ms;
+    step(sm, &ev, now);
+}
+
+static void handoff(repl_sm *sm, int from, uint64_t epoch, uint64_t end, int64_t now)
+{
+    repl_event ev = {.type = REPL_EV_HANDOFF};
+    ev.u.handoff.from = from;
+    ev.u.handoff.epoch = epoch;
+    ev.u.handoff.end = end;
+    step(sm, &ev, now);
+}
+
+/* The primary pauses clients, waits for the commit point to reach its end,
+ * then hands over and gives up its lease; the pending write still commits. */
+static void test_switchover_primary_hands_over(void)
+{
+    repl_sm sm;
+    make_primary(&sm, 0, 7, 7);
+    appended(&sm, 10, 10);
+    ack(&sm, 1, 1, 10, 11);
+    ack(&sm, 2, 1, 10, 11);
+    appended(&sm, 20, 12); /* a write still pending */
+    CHECK(repl_switchover_refusal(&sm, 0) != NULL);
+    CHECK(repl_switchover_refusal(&sm, 5) != NULL);
+    CHECK(repl_switchover_refusal(&sm, 1) == NULL);
+    CHECK_EQ_INT(repl_switchover_pick(&sm), 1);
+    switchover(&sm, 1, 300, 20);
+    const repl_action *r = find(REPL_ACT_REFUSE_WRITES);
+    CHECK(r != NULL && r->reason == REPL_REFUSE_SWITCHING);
+    CHECK(repl_switching(&sm) && repl_read_ok(&sm, 20)); /* lease kept until the handoff */
+    CHECK(find(REPL_ACT_SEND_HANDOFF) == NULL);
+    CHECK(repl_switchover_refusal(&sm, 2) != NULL); /* one at a time */
+    ack(&sm, 1, 1, 20, 21);
+    CHECK(find(REPL_ACT_SEND_HANDOFF) == NULL); /* member 2 has not got it yet */
+    ack(&sm, 2, 1, 20, 22);
+    const repl_action *a = find(REPL_ACT_ACK_WRITES);
+    CHECK(a != NULL && a->offset == 20);
+    const repl_action *h = find(REPL_ACT_SEND_HANDOFF);
+    CHECK(h != NULL && h->peer == 1 && h->epoch == 1 && h->offset == 20);
+    CHECK(!repl_read_ok(&sm, 22));
+    tick(&sm, 100);
+    CHECK(find(REPL_ACT_SEND_HANDOFF) == NULL && find(REPL_ACT_CAS_CONFIG) == NULL);
+    /* the target's takeover lands: the new config deposes us */
+    config(&sm, cfgof(2, 2, 1, 7, 7), 0, 120);
+    CHECK(sm.role == REPL_REPLICA && sm.following == 1 && !repl_switching(&sm));
+    r = find(REPL_ACT_REFUSE_WRITES);
+    CHECK(r != NULL && r->reason == REPL_REFUSE_NOT_PRIMARY);
+    const repl_action *b = find(REPL_ACT_BECOME_REPLICA);
+    CHECK(b != NULL && b->offset == 20);
+}
+
+/* The target takes over only from the primary it follows, in the same
+ * epoch, holding exactly its log; its CAS replaces the marker, keeps the ISR. */
+static void test_switchover_target_takes_over(void)
+{
+    repl_sm sm;
+    make_replica(&sm, 1, 7);
+    stream(&sm, 0, 1, HIST(10, 1, 0), 0, false, 1);
+    handoff(&sm, 2, 1, 10, 2); /* not the one we follow */
+    CHECK(find(REPL_ACT_CAS_CONFIG) == NULL && sm.role == REPL_REPLICA);
+    handoff(&sm, 0, 1, 12, 3); /* a log we do not hold */
+    CHECK(find(REPL_ACT_CAS_CONFIG) == NULL && sm.role == REPL_REPLICA);
+    handoff(&sm, 0, 1, 10, 4);
+    const repl_action *c = find(REPL_ACT_CAS_CONFIG);
+    CHECK(c != NULL && sm.role == REPL_CANDIDATE);
+    if (c == NULL) return;
+    CHECK(c->u.cas.with_marker && c->u.cas.replace_marker);
+    CHECK_EQ_INT(c->u.cas.config.epoch, 2);
+    CHECK_EQ_INT(c->u.cas.config.primary, 1);
+    CHECK_EQ_INT(c->u.cas.config.isr, 7);
+    CHECK_EQ_INT(c->u.cas.expected_version, 1);
+    stream(&sm, 0, 1, HIST(12, 1, 0), 10, false, 5); /* frozen: refused */
+    CHECK(find(REPL_ACT_APPLY) == NULL && find(REPL_ACT_REFUSE_STREAM) != NULL);
+    cas(&sm, REPL_CAS_OK, 2, 2, 6);
+    CHECK(sm.role == REPL_PRIMARY && sm.log.end == 10);
+    CHECK(find(REPL_ACT_ACCEPT_WRITES) != NULL);
+}
+
+/* A handoff naming a config epoch the replica has not read yet waits for it. */
+static void test_switchover_target_reads_newer_config_first(void)
+{
+    repl_sm sm;
+    make_replica(&sm, 1, 7);
+    stream(&sm, 0, 1, HIST(10, 1, 0), 0, false, 1);
+    handoff(&sm, 0, 2, 10, 2);
+    CHECK(find(REPL_ACT_READ_CONFIG) != NULL && find(REPL_ACT_CAS_CONFIG) == NULL);
+    config(&sm, cfgof(2, 2, 0, 7, 7), sm.read_seq, 3);
+    const repl_action *c = find(REPL_ACT_CAS_CONFIG);
+    CHECK(c != NULL && c->u.cas.replace_marker && c->u.cas.expected_version == 2);
+}
+
+/* Unanswered: the primary rewrites the config before serving again; if the
+ * target won meanwhile, that CAS fails and the new config deposes it. */
+static void test_switchover_unanswered_is_reclaimed(void)
+{
+    repl_sm sm;
+    make_primary(&sm, 0, 7, 7);
+    switchover(&sm, 2, 300, 10);
+    CHECK(find(REPL_ACT_SEND_HANDOFF) == NULL); /* no ack from 2 yet */
+    ack(&sm, 1, 1, 0, 11);
+    ack(&sm, 2, 1, 0, 11);
+    CHECK(find_peer(REPL_ACT_SEND_HANDOFF, 2) != NULL);
+    tick(&sm, 200);
+    CHECK(find(REPL_ACT_CAS_CONFIG) == NULL);
+    tick(&sm, 320);
+    const repl_action *c = find(REPL_ACT_CAS_CONFIG);
+    CHECK(c != NULL && !c->u.cas.with_marker && c->u.cas.config.epoch == 2 &&
+          c->u.cas.config.primary == 0 && c->u.cas.expected_version == 1);
+    CHECK(repl_switching(&sm));
+    cas(&sm, REPL_CAS_OK, 2, 2, 330);
+    CHECK(!repl_switching(&sm) && sm.role == REPL_PRIMARY && repl_read_ok(&sm, 330));
+    CHECK(find(REPL_ACT_ACCEPT_WRITES) != NULL);
+
+    switchover(&sm, 1, 300, 400); /* both hold our (empty) log already */
+    CHECK(find_peer(REPL_ACT_SEND_HANDOFF, 1) != NULL);
+    tick(&sm, 800);
+    CHECK(find(REPL_ACT_CAS_CONFIG) != NULL);
+    cas(&sm, REPL_CAS_FAILED, 0, 3, 810); /* the takeover won */
+    CHECK(repl_switching(&sm) && find(REPL_ACT_READ_CONFIG) != NULL);
+    config(&sm, cfgof(3, 3, 1, 7, 7), sm.read_seq, 820);
+    CHECK(sm.role == REPL_REPLICA && !repl_switching(&sm));
+}
+
+/* Before the handoff went out: cancelled by timeout or ABORT, no CAS needed. */
+static void test_switchover_cancelled_before_handoff(void)
+{
+    repl_sm sm;
+    make_primary(&sm, 0, 7, 7);
+    switchover(&sm, 1, 100, 10);
+    CHECK(repl_switching(&sm));
+    switchover(&sm, REPL_NONE, 0, 20);
+    CHECK(!repl_switching(&sm) && find(REPL_ACT_ACCEPT_WRITES) != NULL);
+    switchover(&sm, 1, 100, 30);
+    tick(&sm, 131);
+    CHECK(!repl_switching(&sm) && find(REPL_ACT_CAS_CONFIG) == NULL);
+    CHECK(find(REPL_ACT_ACCEPT_WRITES) != NULL);
+}
+
 static void test_names(void)
 {
     CHECK(strcmp(repl_role_name(REPL_FENCED), "fenced") == 0);
@@ -878,6 +1023,11 @@ int main(void)
     RUN(test_gap_requests_the_stream_once);
     RUN(test_primary_sync_decisions);
     RUN(test_malformed_input);
+    RUN(test_switchover_primary_hands_over);
+    RUN(test_switchover_target_takes_over);
+    RUN(test_switchover_target_reads_newer_config_first);
+    RUN(test_switchover_unanswered_is_reclaimed);
+    RUN(test_switchover_cancelled_before_handoff);
     RUN(test_names);
     return TEST_REPORT();
 }

@@ -1,0 +1,224 @@
+"""Planned switchover end to end on loopback (a real 3-member ZooKeeper, a
+3-node group): Redis's FAILOVER command and Sentinel's SENTINEL FAILOVER hand
+the primary role to an in-sync replica under write load without losing an
+acknowledged write; the reads and writes that arrive meanwhile wait instead of
+failing; a switchover to a target that cannot catch up is abandoned and the
+old primary serves again. The pause each switchover caused is printed (a
+timing goal belongs in bench/switchover_pause.py, not here)."""
+import shutil
+import tempfile
+import time
+
+import pytest
+import redis
+import redis.sentinel
+
+import ha
+from ha import RespError, parse_info, wait_until
+
+SESSION_MS = 1000
+REPL_TIMEOUT_MS = 500
+FAST = ["--repl-session-timeout", str(SESSION_MS), "--repl-timeout", str(REPL_TIMEOUT_MS)]
+
+
+@pytest.fixture(scope="module")
+def zk():
+    ha.require_replication()
+    d = tempfile.mkdtemp(prefix="halo-swzk-")
+    ens = ha.Ensemble(d, 3)
+    try:
+        yield ens.start()
+    finally:
+        ens.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def group(zk):
+    d = tempfile.mkdtemp(prefix="halo-swg-")
+    g = ha.Group(d, zk.connstr, extra=FAST)
+    try:
+        g.start()
+        g.wait_healthy(30)
+        yield g
+    finally:
+        print(g.describe())
+        g.stop()
+        reports = g.sanitizer_reports()
+        shutil.rmtree(d, ignore_errors=True)
+    assert not reports, "sanitizer reports in node logs:\n%s" % reports
+
+
+def info(node):
+    return parse_info(node.call("INFO", "replication"))
+
+
+def primary_only_epoch(conn):
+    fields = parse_info(conn.call("INFO", "replication"))
+    if fields.get("halo_role") != "primary":
+        raise RespError("not a primary: %s" % fields.get("halo_role"))
+    return int(fields["halo_epoch"])
+
+
+def writers(group, duration):
+    return ha.Writers(group.discoverer(), n_threads=4, duration=duration, prefix="sw",
+                      node_of=group.node_of, epoch_fn=primary_only_epoch,
+                      op_timeout=3.0, connect_timeout=0.5)
+
+
+def wait_primary_is(group, node, timeout=10):
+    wait_until(lambda: group.primary() is node and info(node)["halo_writes"] == "ok", timeout,
+               "%s primary and accepting writes" % node.id, group)
+
+
+def write_gap(writes, t0, old_addr, new_addr):
+    """Seconds between the last write acknowledged by the old primary and the
+    first one invoked after t0 and acknowledged by the new: the writers' pause."""
+    acked = [w for w in writes if w.status == "ok"]
+    after = [w.t_complete for w in acked if w.addr == new_addr and w.t_invoke >= t0]
+    if not after:
+        return None
+    before = [w.t_complete for w in acked if w.addr == old_addr and w.t_complete <= min(after)]
+    return min(after) - max(before) if before else None
+
+
+# ----------------------------------------------------------------- errors
+
+def test_failover_command_errors(group):
+    p = group.wait_primary()
+    r = [nd for nd in group.nodes if nd is not p][0]
+    with pytest.raises(RespError, match="not valid when server is a replica: the primary is %s:%d"
+                       % (p.host, p.port)):
+        r.call("FAILOVER")
+    for args, needle in [(("FORCE",), "FORCE is not supported"),
+                         (("TO", "192.0.2.9", "1"), "is not a replica"),
+                         (("TO", p.host, str(p.port)), "is not a replica"),
+                         (("TIMEOUT", "-5"), "positive number"),
+                         (("TIMEOUT",), "syntax error"),
+                         (("ABORT", "TIMEOUT", "5"), "ABORT takes no other"),
+                         (("ABORT",), "No failover in progress"),
+                         (("BOGUS",), "syntax error")]:
+        with pytest.raises(RespError, match=needle):
+            p.call("FAILOVER", *args)
+    assert info(p)["master_failover_state"] == "no-failover"
+    assert group.primary() is p
+
+
+# ----------------------------------------------------------------- under load
+
+def test_switchover_under_load_loses_nothing(group):
+    """Three switchovers (to each replica named by TO, then one the primary
+    picks) while writers and a register workload run: every acknowledged
+    write survives on every member, one primary per epoch, the register
+    history is linearizable, and the group ends healthy and identical."""
+    p0 = group.wait_primary()
+    epoch0 = int(info(p0)["halo_epoch"])
+    w = writers(group, duration=40).start()
+    reg = ha.RegisterWorkload(group.discoverer(), n_clients=2, duration=40, op_timeout=1.0,
+                              connect_timeout=0.3, max_ops=5000).start()
+    gaps = []
+    try:
+        w.wait_acked(200, timeout=10)
+        for round_ in range(3):
+            old = group.wait_primary()
+            others = [nd for nd in group.nodes if nd is not old]
+            target = others[round_ % 2]
+            args = ("TO", target.host, str(target.port)) if round_ < 2 else ()
+            t0 = time.monotonic()
+            assert old.call("FAILOVER", *args, "TIMEOUT", "2000") == "OK"
+            if round_ == 2:
+                wait_until(lambda: group.primary(exclude=(old.id,)) is not None, 10,
+                           "a new primary", group)
+                target = group.primary()
+            wait_primary_is(group, target)
+            wait_until(lambda: w.first_ack_after(t0, exclude_addr=old.addr), 10,
+                       "a write acknowledged by " + target.id, group)
+            gaps.append(write_gap(w.snapshot(), t0, old.addr, target.addr))
+            assert old.role()[0] == "slave"
+            group.wait_healthy(30, converge=False)  # digests differ while writes go on
+            print("switchover %d: %s -> %s, healthy again %.2fs after FAILOVER"
+                  % (round_, old.id, target.id, time.monotonic() - t0))
+            w.wait_acked(len(w.acked) + 100, timeout=10)
+    finally:
+        try:
+            w.stop()
+        finally:
+            history = reg.stop()
+    print(w.summary())
+    print("write pauses around the 3 switchovers: %s ms"
+          % [None if g is None else round(g * 1000, 1) for g in gaps])
+    print("register:", ha.assert_linearizable(history.snapshot()))
+    res = group.check_acked(w.snapshot())
+    print("checked:", res)
+    assert res["acked"] > 300
+    assert int(info(group.primary())["halo_epoch"]) >= epoch0 + 3
+    assert all(g is not None for g in gaps)
+
+
+def test_sentinel_failover_sent_to_a_replica(group):
+    """SENTINEL FAILOVER to any member (here a replica, which passes it on)
+    moves the role; redis-py's Sentinel client keeps writing through it."""
+    old = group.wait_primary()
+    sentinel = redis.sentinel.Sentinel([nd.addr for nd in group.nodes], socket_timeout=0.5,
+                                       socket_connect_timeout=0.5)
+    master = sentinel.master_for("g1", socket_timeout=2, socket_connect_timeout=0.5)
+    for i in range(100):
+        assert master.set("sf:%d" % i, "v%d" % i)
+    replica = [nd for nd in group.nodes if nd is not old][0]
+    assert replica.call("SENTINEL", "FAILOVER", "g1") == "OK"
+    with pytest.raises(RespError, match="No such master"):
+        replica.call("SENTINEL", "FAILOVER", "nope")
+    wait_until(lambda: group.primary(exclude=(old.id,)) is not None, 10, "a new primary", group)
+    errors = {}
+    acked = list(range(100))
+    for i in range(100, 300):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                assert master.set("sf:%d" % i, "v%d" % i)
+                acked.append(i)
+                break
+            except (redis.exceptions.ConnectionError, redis.exceptions.ReadOnlyError) as e:
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+                time.sleep(0.02)
+    assert len(acked) == 300, "errors %s" % errors
+    new = group.wait_primary(exclude=(old.id,))
+    assert sentinel.discover_master("g1") == new.addr
+    print("Sentinel client through SENTINEL FAILOVER: errors %s" % errors)
+    group.wait_healthy(30)
+    for nd in group.nodes:
+        c = nd.resp()
+        try:
+            c.call("READONLY")
+            vals = c.call("MGET", *["sf:%d" % k for k in acked])
+        finally:
+            c.close()
+        missing = [k for k, v in zip(acked, vals) if v != b"v%d" % k]
+        assert not missing, "%s lacks acknowledged keys %s" % (nd.id, missing[:10])
+
+
+def test_switchover_to_a_stopped_target_is_abandoned(group):
+    """The target cannot catch up (SIGSTOP): the switchover is cancelled at
+    its timeout and the old primary serves again (once the stopped member
+    has been removed from the in-sync set); nothing acknowledged is lost."""
+    p = group.wait_primary()
+    target = [nd for nd in group.nodes if nd is not p][0]
+    w = writers(group, duration=15).start()
+    try:
+        w.wait_acked(100, timeout=10)
+        target.pause()
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        assert p.call("FAILOVER", "TO", target.host, str(target.port), "TIMEOUT", "300") == "OK"
+        wait_until(lambda: info(p)["master_failover_state"] == "no-failover", 10,
+                   "the switchover abandoned", group)
+        wait_until(lambda: w.first_ack_after(t0 + 0.3), 10, "writes acknowledged again", group)
+        assert group.primary() is p
+        assert "cancelled" in p.read_log()
+    finally:
+        target.cont()
+        w.stop()
+    print(w.summary())
+    group.wait_healthy(30)
+    res = group.check_acked(w.snapshot())
+    assert res["acked"] > 100
