@@ -80,6 +80,19 @@ bool str_to_ldouble(const char *s, size_t len, long double *out)
     return true;
 }
 
+size_t u64_to_str(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
 int i64_to_str(char *buf, size_t cap, int64_t v)
 {
     char tmp[24];

@@ -20,6 +20,8 @@ bool str_to_double(const char *s, size_t len, double *out);
 bool str_to_ldouble(const char *s, size_t len, long double *out);
 /* Writes the decimal form of v into buf (>= 21 bytes); returns its length. */
 int i64_to_str(char *buf, size_t cap, int64_t v);
+/* The same for an unsigned value; buf >= 21 bytes (no cap check: hot paths). */
+size_t u64_to_str(char *buf, uint64_t v);
 /* Formats a double as Redis replies with it (%.17g, inf/-inf); buf >= 32. */
 int double_to_str(char *buf, size_t cap, double v);
 /* Formats a long double as INCRBYFLOAT does (no exponent, trailing zeros

@@ -103,6 +103,7 @@ struct repl_node {
     kv_client *up;      /* connection to up_peer, once connected */
     int64_t up_connect_ms;
     kv_client *fake;    /* runs the primary's commands */
+    const struct kv_cmd *cmd_multi, *cmd_exec; /* skipped in the stream (it is atomic already) */
     repl_action up_sync; /* the BECOME_REPLICA to send once connected */
     bool ack_pending;
     uint64_t ack_epoch, ack_off;

@@ -18,13 +18,83 @@
 
 /* ---- frames ---------------------------------------------------------------------------- */
 
-static void send_frame(kv_client *c, int argc, const char *const *argv, const size_t *lens)
+/* Frames are RESP commands built in place: the header and the small
+ * arguments (names, numbers, histories) in a stack buffer, a large payload
+ * straight into the link's reply chain — no printf, no allocation; a chunk
+ * and an ack are sent per loop iteration per replica. */
+typedef struct frame {
+    size_t n;
+    char b[128 + REPL_HISTORY_TEXT_MAX + 2 * COORD_ID_MAX];
+} frame;
+
+static void fr_put(frame *f, const char *p, size_t len)
 {
-    buf b;
-    buf_init(&b);
-    buf_append_resp_cmd(&b, argc, argv, lens);
-    reply_raw(c, b.data, b.len);
-    buf_free(&b);
+    memcpy(f->b + f->n, p, len);
+    f->n += len;
+}
+
+static void fr_count(frame *f, char kind, uint64_t v)
+{
+    f->b[f->n++] = kind;
+    f->n += u64_to_str(f->b + f->n, v);
+    fr_put(f, "\r\n", 2);
+}
+
+static void fr_str(frame *f, const char *s, size_t len)
+{
+    fr_count(f, '$', len);
+    fr_put(f, s, len);
+    fr_put(f, "\r\n", 2);
+}
+
+static void fr_cstr(frame *f, const char *s)
+{
+    fr_str(f, s, strlen(s));
+}
+
+static void fr_u64(frame *f, uint64_t v)
+{
+    char d[24];
+    fr_str(f, d, u64_to_str(d, v));
+}
+
+/* h's history with its end at `end` (a chunk's end, a snapshot's position). */
+static void fr_hist(frame *f, const repl_history *h, uint64_t end)
+{
+    char t[REPL_HISTORY_TEXT_MAX];
+    fr_str(f, t, repl_history_write(h, end, t));
+}
+
+static frame *fr_begin(frame *f, int argc, const char *name)
+{
+    f->n = 0;
+    fr_count(f, '*', (uint64_t)argc);
+    fr_cstr(f, name);
+    return f;
+}
+
+static void fr_send(frame *f, kv_client *c)
+{
+    reply_raw(c, f->b, f->n);
+}
+
+/* The frame so far, then a last argument of len bytes from p. */
+static void fr_send_with(frame *f, kv_client *c, const char *p, size_t len)
+{
+    fr_count(f, '$', len);
+    fr_send(f, c);
+    reply_raw(c, p, len);
+    reply_raw(c, "\r\n", 2);
+}
+
+/* NAME <a> [<b>]: the epoch/offset frames. */
+static void send_numbers(kv_client *c, const char *name, int n, uint64_t a, uint64_t b)
+{
+    frame f;
+    fr_begin(&f, 1 + n, name);
+    if (n > 0) fr_u64(&f, a);
+    if (n > 1) fr_u64(&f, b);
+    fr_send(&f, c);
 }
 
 static bool arg_u64(const kv_client *c, int i, uint64_t *out)
@@ -35,12 +105,6 @@ static bool arg_u64(const kv_client *c, int i, uint64_t *out)
     return true;
 }
 
-static void hist_with_end(const repl_history *h, uint64_t end, buf *out)
-{
-    repl_history copy = *h;
-    copy.end = end;
-    repl_history_format(&copy, out);
-}
 
 /* ---- primary side ------------------------------------------------------------------------ */
 
@@ -89,19 +153,12 @@ void down_resync_all(repl_node *rn)
  * epoch and our history up to its end. */
 static void send_chunk(repl_node *rn, repl_down *d, uint64_t off, const char *p, size_t len)
 {
-    buf h, e, o;
-    buf_init(&h);
-    buf_init(&e);
-    buf_init(&o);
-    hist_with_end(&rn->sm.log, off + len, &h);
-    buf_printf(&e, "%llu", (unsigned long long)rn->sm.cfg.epoch);
-    buf_printf(&o, "%llu", (unsigned long long)off);
-    const char *argv[5] = {"HALO.CHUNK", e.data, o.data, h.data, p};
-    size_t lens[5] = {10, e.len, o.len, h.len, len};
-    send_frame(d->c, 5, argv, lens);
-    buf_free(&h);
-    buf_free(&e);
-    buf_free(&o);
+    frame f;
+    fr_begin(&f, 5, "HALO.CHUNK");
+    fr_u64(&f, rn->sm.cfg.epoch);
+    fr_u64(&f, off);
+    fr_hist(&f, &rn->sm.log, off + len);
+    fr_send_with(&f, d->c, p, len);
 }
 
 /* An empty chunk: the replica acks its position, which tells the state
@@ -214,31 +271,25 @@ void down_poll_snapshots(repl_node *rn)
 static void send_snapshot_part(repl_node *rn, int peer)
 {
     repl_down *d = &rn->down[peer];
-    static char frame[REPL_SNAP_FRAME];
+    static char part[REPL_SNAP_FRAME];
     while (d->c && d->snap_sent < d->snap_size && d->c->reply_bytes < REPL_LINK_WINDOW) {
-        size_t want = d->snap_size - d->snap_sent < sizeof(frame) ? (size_t)(d->snap_size - d->snap_sent)
-                                                                   : sizeof(frame);
-        ssize_t n = pread(d->snap_fd, frame, want, (off_t)d->snap_sent);
+        size_t want = d->snap_size - d->snap_sent < sizeof(part) ? (size_t)(d->snap_size - d->snap_sent)
+                                                                  : sizeof(part);
+        ssize_t n = pread(d->snap_fd, part, want, (off_t)d->snap_sent);
         if (n <= 0) {
             down_drop(rn, peer, n < 0 ? strerror(errno) : "the snapshot file is short");
             return;
         }
-        const char *argv[2] = {"HALO.SNAP", frame};
-        size_t lens[2] = {9, (size_t)n};
-        send_frame(d->c, 2, argv, lens);
+        frame f;
+        fr_send_with(fr_begin(&f, 2, "HALO.SNAP"), d->c, part, (size_t)n);
         d->snap_sent += (uint64_t)n;
     }
     if (!d->c || d->snap_sent < d->snap_size) return;
-    buf h, e;
-    buf_init(&h);
-    buf_init(&e);
-    repl_history_format(&d->snap_pos, &h);
-    buf_printf(&e, "%llu", (unsigned long long)rn->sm.cfg.epoch);
-    const char *argv[3] = {"HALO.SNAPEND", e.data, h.data};
-    size_t lens[3] = {12, e.len, h.len};
-    send_frame(d->c, 3, argv, lens);
-    buf_free(&h);
-    buf_free(&e);
+    frame f;
+    fr_begin(&f, 3, "HALO.SNAPEND");
+    fr_u64(&f, rn->sm.cfg.epoch);
+    fr_hist(&f, &d->snap_pos, d->snap_pos.end);
+    fr_send(&f, d->c);
     close(d->snap_fd);
     d->snap_fd = -1;
     d->snap_sending = false;
@@ -269,9 +320,7 @@ static void send_ping(repl_down *d, int64_t now)
 {
     if (now - d->last_ping_ms < 100) return;
     d->last_ping_ms = now;
-    const char *argv[1] = {"HALO.PING"};
-    size_t lens[1] = {9};
-    send_frame(d->c, 1, argv, lens);
+    send_numbers(d->c, "HALO.PING", 0, 0, 0);
 }
 
 void down_pump_all(repl_node *rn)
@@ -341,16 +390,7 @@ void down_send_handoff(repl_node *rn, int peer, uint64_t epoch, uint64_t end)
                  peer >= 0 && peer < rn->nmembers ? rn->members[peer] : "?");
         return;
     }
-    buf e, o;
-    buf_init(&e);
-    buf_init(&o);
-    buf_printf(&e, "%llu", (unsigned long long)epoch);
-    buf_printf(&o, "%llu", (unsigned long long)end);
-    const char *argv[3] = {"HALO.HANDOFF", e.data, o.data};
-    size_t lens[3] = {12, e.len, o.len};
-    send_frame(rn->down[peer].c, 3, argv, lens);
-    buf_free(&e);
-    buf_free(&o);
+    send_numbers(rn->down[peer].c, "HALO.HANDOFF", 2, epoch, end);
 }
 
 /* A replica passes SENTINEL FAILOVER on to the primary it follows. */
@@ -385,21 +425,17 @@ static void send_sync(repl_node *rn)
 {
     const repl_action *a = &rn->up_sync;
     kv_server *srv = rn->srv;
+    frame f;
     if (srv->cfg.requirepass && srv->cfg.requirepass[0]) {
-        const char *argv[2] = {"AUTH", srv->cfg.requirepass};
-        size_t lens[2] = {4, strlen(srv->cfg.requirepass)};
-        send_frame(rn->up, 2, argv, lens);
+        const char *pass = srv->cfg.requirepass;
+        fr_send_with(fr_begin(&f, 2, "AUTH"), rn->up, pass, strlen(pass));
     }
-    buf e, h;
-    buf_init(&e);
-    buf_init(&h);
-    buf_printf(&e, "%llu", (unsigned long long)a->epoch);
-    repl_history_format(&a->u.hist, &h);
-    const char *argv[5] = {"HALO.SYNC", rn->self_id, e.data, a->full ? "1" : "0", h.data};
-    size_t lens[5] = {9, strlen(rn->self_id), e.len, 1, h.len};
-    send_frame(rn->up, 5, argv, lens);
-    buf_free(&e);
-    buf_free(&h);
+    fr_begin(&f, 5, "HALO.SYNC");
+    fr_cstr(&f, rn->self_id);
+    fr_u64(&f, a->epoch);
+    fr_cstr(&f, a->full ? "1" : "0");
+    fr_hist(&f, &a->u.hist, a->u.hist.end);
+    fr_send(&f, rn->up);
     rn->last_io_ms = now_ms();
 }
 
@@ -489,37 +525,20 @@ void up_flush_ack(repl_node *rn)
 {
     if (!rn->ack_pending || rn->up == NULL) return;
     rn->ack_pending = false;
-    buf e, o;
-    buf_init(&e);
-    buf_init(&o);
-    buf_printf(&e, "%llu", (unsigned long long)rn->ack_epoch);
-    buf_printf(&o, "%llu", (unsigned long long)rn->ack_off);
-    const char *argv[3] = {"HALO.ACK", e.data, o.data};
-    size_t lens[3] = {8, e.len, o.len};
-    send_frame(rn->up, 3, argv, lens);
-    buf_free(&e);
-    buf_free(&o);
+    send_numbers(rn->up, "HALO.ACK", 2, rn->ack_epoch, rn->ack_off);
 }
 
 bool up_send_failover_request(repl_node *rn)
 {
     if (rn->up == NULL) return false;
-    const char *argv[1] = {"HALO.FAILOVER"};
-    size_t lens[1] = {13};
-    send_frame(rn->up, 1, argv, lens);
+    send_numbers(rn->up, "HALO.FAILOVER", 0, 0, 0);
     return true;
 }
 
 void up_send_refuse(repl_node *rn, uint64_t epoch)
 {
     if (rn->up == NULL) return;
-    buf e;
-    buf_init(&e);
-    buf_printf(&e, "%llu", (unsigned long long)epoch);
-    const char *argv[2] = {"HALO.REFUSE", e.data};
-    size_t lens[2] = {11, e.len};
-    send_frame(rn->up, 2, argv, lens);
-    buf_free(&e);
+    send_numbers(rn->up, "HALO.REFUSE", 1, epoch, 0);
 }
 
 /* Run the primary's commands verbatim, then log the same bytes: offsets
@@ -528,7 +547,11 @@ void up_send_refuse(repl_node *rn, uint64_t epoch)
 static void apply_bytes(repl_node *rn, const char *p, size_t len)
 {
     kv_server *srv = rn->srv;
-    if (rn->fake == NULL) rn->fake = client_new_fake(srv);
+    if (rn->fake == NULL) {
+        rn->fake = client_new_fake(srv);
+        rn->cmd_multi = cmd_lookup("multi", 5);
+        rn->cmd_exec = cmd_lookup("exec", 4);
+    }
     resp_parser rp;
     resp_parser_init(&rp, srv->cfg.proto_max_bulk_len);
     size_t pos = 0;
@@ -554,7 +577,7 @@ static void apply_bytes(repl_node *rn, const char *p, size_t len)
                       rp.argv[0].ptr);
             abort();
         }
-        if (strcmp(cmd->name, "multi") == 0 || strcmp(cmd->name, "exec") == 0) continue;
+        if (cmd == rn->cmd_multi || cmd == rn->cmd_exec) continue;
         rn->fake->argc = (int)rp.argc;
         rn->fake->argv = rp.argv;
         cmd_call(rn->fake, cmd);

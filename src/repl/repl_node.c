@@ -85,12 +85,24 @@ bool backlog_piece(const repl_node *rn, uint64_t off, const char **p, size_t *le
 
 /* ---- histories on the wire ------------------------------------------------------------ */
 
+size_t repl_history_write(const repl_history *h, uint64_t end, char *out)
+{
+    size_t n = u64_to_str(out, end);
+    out[n++] = ':';
+    for (int i = 0; i < h->n && i < REPL_MAX_HISTORY; i++) {
+        if (i) out[n++] = ',';
+        n += u64_to_str(out + n, h->seg[i].epoch);
+        out[n++] = '@';
+        n += u64_to_str(out + n, h->seg[i].start);
+    }
+    out[n] = '\0';
+    return n;
+}
+
 void repl_history_format(const repl_history *h, buf *out)
 {
-    buf_printf(out, "%llu:", (unsigned long long)h->end);
-    for (int i = 0; i < h->n; i++)
-        buf_printf(out, "%s%llu@%llu", i ? "," : "", (unsigned long long)h->seg[i].epoch,
-                   (unsigned long long)h->seg[i].start);
+    char t[REPL_HISTORY_TEXT_MAX];
+    buf_append(out, t, repl_history_write(h, h->end, t));
 }
 
 static bool parse_u64(const char **s, const char *end, uint64_t *out)

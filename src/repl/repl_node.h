@@ -77,6 +77,10 @@ void repl_info(kv_server *srv, buf *out);
 void repl_metrics(kv_server *srv, buf *out);
 
 /* "end:e1@s1,e2@s2": 0 or -HALO_EPROTO. */
+#define REPL_HISTORY_TEXT_MAX (24 + REPL_MAX_HISTORY * 44)
+/* Writes h's text with `end` as its end into out (REPL_HISTORY_TEXT_MAX
+ * bytes, NUL-terminated); returns its length. */
+size_t repl_history_write(const repl_history *h, uint64_t end, char *out);
 int repl_history_parse(const char *s, size_t len, repl_history *out);
 void repl_history_format(const repl_history *h, buf *out);
 

@@ -156,11 +156,14 @@ static bool lagging_at(const repl_sm *sm, int id, int64_t now)
     return behind && now - p->caught_up_ms > sm->p.repl_timeout_ms;
 }
 
+/* Asked for every client write (repl_write_gate): visits only the ISR's bits. */
 static repl_set laggers_at(const repl_sm *sm, int64_t now)
 {
-    repl_set isr = repl_set_del(sm->cfg.isr, self_id(sm)), lag = 0;
-    for (int id = 0; id < REPL_MAX_NODES; id++)
-        if (repl_set_has(isr, id) && lagging_at(sm, id, now)) lag = repl_set_add(lag, id);
+    repl_set lag = 0;
+    for (repl_set isr = repl_set_del(sm->cfg.isr, self_id(sm)); isr; isr &= isr - 1) {
+        int id = __builtin_ctz(isr);
+        if (lagging_at(sm, id, now)) lag = repl_set_add(lag, id);
+    }
     return lag;
 }
 

@@ -22,6 +22,10 @@ static void test_i64(void)
     char buf[32];
     CHECK_EQ_INT(i64_to_str(buf, sizeof(buf), INT64_MIN), 20);
     CHECK(strcmp(buf, "-9223372036854775808") == 0);
+    CHECK_EQ_INT(u64_to_str(buf, UINT64_MAX), 20);
+    CHECK(strcmp(buf, "18446744073709551615") == 0);
+    CHECK_EQ_INT(u64_to_str(buf, 0), 1);
+    CHECK(strcmp(buf, "0") == 0);
 }
 
 static void test_double(void)
