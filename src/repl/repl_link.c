@@ -314,13 +314,18 @@ static void send_chunks(repl_node *rn, int peer)
     }
 }
 
-/* A silent primary is indistinguishable from a cut link: ping idle links so
- * that a replica can tell the two apart (repl_link's up_follow). */
-static void send_ping(repl_down *d, int64_t now)
+/* A silent primary is indistinguishable from a cut link, and a silent
+ * replica from a dead one: idle links carry a heartbeat every 100 ms. A
+ * replica that holds our end gets an empty chunk, which it acks (the state
+ * machine's liveness: repl_sm.h heard_ms); one still loading a snapshot gets
+ * HALO.PING, which only keeps its link alive. */
+static void send_heartbeat(repl_node *rn, repl_down *d, int64_t now)
 {
     if (now - d->last_ping_ms < 100) return;
     d->last_ping_ms = now;
-    send_numbers(d->c, "HALO.PING", 0, 0, 0);
+    bool streaming = !d->snap_wait && !d->snap_sending && d->next == rn->log_end;
+    if (streaming) send_empty_chunk(rn, d);
+    else send_numbers(d->c, "HALO.PING", 0, 0, 0);
 }
 
 void down_pump_all(repl_node *rn)
@@ -332,7 +337,7 @@ void down_pump_all(repl_node *rn)
         if (!d->c || !d->active || !streaming) continue;
         if (d->snap_sending) send_snapshot_part(rn, i);
         else if (!d->snap_wait) send_chunks(rn, i);
-        if (d->c) send_ping(d, now);
+        if (d->c) send_heartbeat(rn, d, now);
     }
 }
 

@@ -149,9 +149,13 @@ static bool session_lost_at(const repl_sm *sm, int64_t now)
            now >= sm->sess.last_ok_ms + sm->p.session_timeout_ms;
 }
 
+/* Behind for longer than the timeout, or silent that long: a member that
+ * died while nothing was written is not "behind", yet the next write must
+ * not wait for it (it is removed, or writes are refused with NOREPLICAS). */
 static bool lagging_at(const repl_sm *sm, int id, int64_t now)
 {
     const repl_peer *p = &sm->peers[id];
+    if (now - p->heard_ms > sm->p.repl_timeout_ms) return true;
     bool behind = !p->has_ack || p->acked < sm->log.end;
     return behind && now - p->caught_up_ms > sm->p.repl_timeout_ms;
 }
@@ -230,6 +234,7 @@ static void reset_peer_clocks(repl_sm *sm)
 {
     for (int id = 0; id < REPL_MAX_NODES; id++) {
         sm->peers[id].caught_up_ms = sm->now;
+        sm->peers[id].heard_ms = sm->now;
         sm->peers[id].mark_set = false;
     }
 }
@@ -518,6 +523,7 @@ static void on_peer_ack(repl_sm *sm, int peer, uint64_t epoch, uint64_t offset)
     repl_peer *p = &sm->peers[peer];
     p->has_ack = true;
     p->acked = offset;
+    p->heard_ms = sm->now;
     if (offset >= sm->log.end) {
         p->caught_up_ms = sm->now;
         p->mark_set = false;
@@ -607,7 +613,7 @@ static void maybe_shrink(repl_sm *sm, repl_set lag)
 static bool rejoin_ready(const repl_sm *sm, int id)
 {
     const repl_peer *p = &sm->peers[id];
-    return p->has_ack && p->acked >= sm->commit &&
+    return p->has_ack && p->acked >= sm->commit && sm->now - p->heard_ms <= sm->p.repl_timeout_ms &&
            sm->log.end - p->acked <= sm->p.catchup_max_lag;
 }
 

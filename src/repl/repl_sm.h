@@ -135,7 +135,9 @@ typedef struct repl_params {
     int self;                   /* this node's id */
     int64_t session_timeout_ms; /* the coordinator session's timeout */
     int64_t lease_margin_ms;    /* clock-rate slack subtracted from the lease */
-    int64_t repl_timeout_ms;    /* an ISR member this late to ack is removed */
+    int64_t repl_timeout_ms;    /* an ISR member this late to ack, or silent this long,
+                                   is removed (the caller must make idle replicas ack
+                                   more often than this: a heartbeat chunk) */
     int64_t resync_ms;          /* a replica with no stream this long asks again */
     int64_t retry_ms;           /* re-read the config this often while waiting on it */
     int min_sync_replicas;      /* fewest replicas the ISR keeps; below: NOREPLICAS */
@@ -319,6 +321,8 @@ typedef struct repl_peer {
     bool has_ack;         /* acked is valid in this primaryship */
     uint64_t acked;       /* the peer holds our log up to here */
     int64_t caught_up_ms; /* it held everything appended before this time */
+    int64_t heard_ms;     /* its last ack (the adapter's idle links carry empty
+                             chunks that replicas ack: a heartbeat) */
     bool mark_set;        /* pending probe: held mark_off => caught up at mark_ms */
     uint64_t mark_off;
     int64_t mark_ms;

@@ -61,6 +61,7 @@
 #define PING_EVERY_MS 50
 #define ZK_SILENCE_MS 100 /* 2/3 of the session timeout, as ZooKeeper's client */
 #define QUIET_MS 5000 /* after healing: time allowed to converge */
+#define HEARTBEAT_MS 20 /* idle streams: an empty chunk this often (repl_timeout >= 60) */
 #define TRACE_LINES 4096
 #define TRACE_LINE_MAX 200
 
@@ -133,6 +134,7 @@ typedef struct node {
     /* its outgoing streams, as primary */
     bool out_active[N];
     uint64_t out_next[N];
+    int64_t out_heartbeat_ms[N];
 } node;
 
 typedef struct zsess {
@@ -647,6 +649,18 @@ static void pump_streams(sim *s, int n)
     }
 }
 
+/* As the adapter: an idle stream carries an empty chunk now and then, which
+ * the replica acks (the primary's proof that it lives). */
+static void heartbeat_streams(sim *s, int n)
+{
+    node *d = &s->nodes[n];
+    for (int p = 0; p < N; p++) {
+        if (!d->out_active[p] || s->now - d->out_heartbeat_ms[p] < HEARTBEAT_MS) continue;
+        d->out_heartbeat_ms[p] = s->now;
+        if (d->out_next[p] == log_end(d)) send_chunk(s, n, p, d->out_next[p], false);
+    }
+}
+
 static void ack_writes(sim *s, int n, uint64_t upto, uint64_t epoch)
 {
     for (int i = 0; i < s->nw; i++) {
@@ -934,6 +948,7 @@ static void node_step(sim *s, int n)
     zk_client_tick(s, n);
     repl_event tick = {.type = REPL_EV_TICK};
     feed(s, n, &tick);
+    if (d->up && (d->sm.role == REPL_PRIMARY || d->sm.role == REPL_FENCED)) heartbeat_streams(s, n);
 }
 
 /* ---- faults ---------------------------------------------------------------------------------- */

@@ -433,6 +433,7 @@ static void test_shrink_by_cas_before_acking(void)
     ack(&sm, 1, 1, 10, 10);
     tick(&sm, 400);
     CHECK(find(REPL_ACT_CAS_CONFIG) == NULL);
+    ack(&sm, 1, 1, 10, 450); /* member 1's heartbeat */
     tick(&sm, 600); /* member 2 silent for more than repl_timeout */
     const repl_action *c = find(REPL_ACT_CAS_CONFIG);
     CHECK(c != NULL);
@@ -536,6 +537,7 @@ static void test_late_cas_result_ignored(void)
     make_primary(&sm, 0, 7, 7);
     appended(&sm, 10, 0);
     ack(&sm, 1, 1, 10, 10);
+    ack(&sm, 1, 1, 10, 450); /* member 1's heartbeat */
     tick(&sm, 600);
     CHECK(find(REPL_ACT_CAS_CONFIG) != NULL); /* shrink: epoch 2 */
     config(&sm, cfgof(2, 2, 0, 3, 7), 0, 610); /* the watch shows it first */
@@ -548,6 +550,36 @@ static void test_late_cas_result_ignored(void)
     appended(&sm, 20, 622);
     ack(&sm, 1, 2, 20, 623);
     CHECK(find(REPL_ACT_ACK_WRITES) == NULL); /* still waits for member 2 */
+}
+
+/* A member that dies while nothing is written is not behind, but silent:
+ * it is removed all the same, or (min-sync-replicas) writes are refused at
+ * once instead of being taken and held. */
+static void test_silent_member_lags_without_writes(void)
+{
+    repl_sm sm;
+    make_primary(&sm, 0, 7, 7);
+    ack(&sm, 1, 1, 0, 10);
+    ack(&sm, 2, 1, 0, 10);
+    for (int64_t t = 100; t <= 500; t += 100) {
+        ack(&sm, 1, 1, 0, t); /* heartbeats from member 1 only */
+        CHECK(find(REPL_ACT_CAS_CONFIG) == NULL);
+    }
+    ack(&sm, 1, 1, 0, 600);
+    const repl_action *c = find(REPL_ACT_CAS_CONFIG);
+    CHECK(c != NULL && c->u.cas.config.isr == 3);
+
+    repl_params p = params(0);
+    p.min_sync_replicas = 2;
+    make_primary_p(&sm, p, 7, 7);
+    ack(&sm, 1, 1, 0, 10);
+    ack(&sm, 2, 1, 0, 10);
+    CHECK_EQ_INT(repl_write_gate(&sm, 400), REPL_WRITE_OK);
+    ack(&sm, 1, 1, 0, 400);
+    CHECK_EQ_INT(repl_write_gate(&sm, 600), REPL_REFUSE_NOREPLICAS);
+    /* back: heard again, writes accepted */
+    ack(&sm, 2, 1, 0, 650);
+    CHECK_EQ_INT(repl_write_gate(&sm, 650), REPL_WRITE_OK);
 }
 
 /* After a lost result, only a read sent afterwards may say "not applied". */
@@ -1010,6 +1042,7 @@ int main(void)
     RUN(test_lag_measured_in_time);
     RUN(test_grow_waits_for_the_new_member);
     RUN(test_late_cas_result_ignored);
+    RUN(test_silent_member_lags_without_writes);
     RUN(test_unknown_cas_settled_only_by_a_later_read);
     RUN(test_lease_and_fencing);
     RUN(test_fenced_primary_acks_nothing);
