@@ -7,12 +7,13 @@ set -euo pipefail
 # (AOF checksums), libyaml (gateway config), node-llhttp (the C sources of
 # Node's HTTP parser, compiled by our build), ZooKeeper's server and C client
 # (the arbiter of replica groups); Redis's server and tools, nginx,
-# haproxy and wrk (benchmark peers, real clients and backends in tests); Python
-# with redis-py and pytest (end-to-end tests); procps, iproute2 and curl.
+# haproxy and wrk (benchmark peers, real clients and backends in tests);
+# valgrind and linux-perf (instruction and syscall counts in bench/*_instructions.py);
+# Python with redis-py and pytest (end-to-end tests); procps, iproute2 and curl.
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev zlib1g-dev libyaml-dev node-llhttp libzookeeper-mt-dev zookeeper
-  redis-server redis-tools nginx haproxy wrk valgrind
+  redis-server redis-tools nginx haproxy wrk valgrind linux-perf
   python3 python3-redis python3-pytest
   procps iproute2 curl
 )
