@@ -17,6 +17,7 @@ bool repl_may_flush(kv_client *c)
 {
     repl_node *rn = c->srv->repl;
     if (rn == NULL || !rn->sm_ready) return true;
+    if (c->flags & CLIENT_CLOSE_ASAP) return true; /* client_flush closes it, sending nothing */
     if (c->flags & CLIENT_REPL_HELD) return false;
     if (!(c->flags & CLIENT_REPL_GATED)) return true;
     if (rn->sm.role != REPL_PRIMARY && rn->sm.role != REPL_FENCED) {

@@ -225,6 +225,9 @@ void feed(repl_node *rn, const repl_event *ev)
         return;
     }
     rn->stepping = true;
+    /* CONFIG SET repl-timeout applies from the next event on. */
+    rn->sm.p.repl_timeout_ms = rn->srv->cfg.repl_timeout_ms;
+    rn->sm.p.resync_ms = rn->srv->cfg.repl_timeout_ms * 2;
     repl_role before = rn->sm.role;
     int n = repl_step(&rn->sm, ev, now_ms(), rn->actions, REPL_MAX_ACTIONS);
     for (int i = 0; i < n; i++) exec_action(rn, &rn->actions[i]);

@@ -101,6 +101,15 @@ const char *switch_state(const repl_node *rn)
 static void start(repl_node *rn, int target, int64_t timeout_ms)
 {
     rn->switchovers_started++;
+    /* Writes run earlier in this batch are in the log but not yet reported
+     * (repl_after_flush does that after the AOF flush): report them now, so
+     * the handoff waits for them. Nothing is acknowledged early: replicas
+     * ack bytes only after they were streamed, which follows the flush. */
+    if (rn->sm.log.end < rn->log_end) {
+        repl_event app = {.type = REPL_EV_APPENDED};
+        app.u.appended.end = rn->log_end;
+        feed(rn, &app);
+    }
     log_notice("replication: switchover to %s requested (timeout %lld ms)", rn->members[target],
                (long long)timeout_ms);
     repl_event ev = {.type = REPL_EV_SWITCHOVER};

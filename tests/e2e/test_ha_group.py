@@ -5,6 +5,7 @@ SENTINEL like Redis, refuses writes on replicas, fails over after kill -9
 refuses writes with -NOREPLICAS below min-sync-replicas."""
 import contextlib
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -17,6 +18,7 @@ import redis.sentinel
 
 import ha
 from ha import RespError, parse_info, wait_until, text
+from helpers import encode
 
 # Short timeouts keep failover (about one session timeout) and ISR shrinks fast.
 SESSION_MS = 1000
@@ -473,6 +475,9 @@ def test_held_write_released_when_a_replica_returns(group):
     and caught up they are, and writes are accepted again."""
     p = group.wait_primary()
     r1, r2 = [nd for nd in group.nodes if nd is not p]
+    # Long enough that the dead replicas do not count as silent before the
+    # write below arrives (then it would be refused: the test above).
+    assert call_once(p, "CONFIG", "SET", "repl-timeout", "3000") == "OK"
     assert set_once(p, "before", "1") == "OK"
     r1.kill9()
     r2.kill9()
@@ -507,4 +512,36 @@ def test_held_write_released_when_a_replica_returns(group):
         c.close()
     r2.start()
     wait_isr_size(group, p, 3, timeout=20)
+
+
+def test_held_write_closed_when_its_primary_is_deposed(group):
+    """A write held on a primary that then loses its role (paused beyond its
+    session, a new primary elected) is never answered OK: its connection is
+    closed as soon as the old primary runs again, not left hanging."""
+    p = group.wait_primary()
+    r1, r2 = [nd for nd in group.nodes if nd is not p]
+    assert call_once(p, "CONFIG", "SET", "repl-timeout", "10000") == "OK"
+    r2.pause()  # the write below waits for r2's ack
+    try:
+        s = socket.create_connection(p.addr, timeout=15)
+        s.sendall(encode("SET", "deposed", "1"))
+        time.sleep(0.2)
+        p.pause()
+        new = group.wait_primary(timeout=20, exclude=(p.id,))
+        t_cont = time.monotonic()
+        p.cont()
+        got = b""
+        while True:  # a hanging connection fails here (socket timeout)
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        waited = time.monotonic() - t_cont
+        assert not got.startswith(b"+OK"), got
+        print("held write's connection closed %.2fs after the deposed primary resumed (%r); "
+              "new primary %s" % (waited, got, new.id))
+    finally:
+        r2.cont()
+    group.wait_healthy(30)
     group.wait_healthy(20)

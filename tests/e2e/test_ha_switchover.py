@@ -6,6 +6,7 @@ failing; a switchover to a target that cannot catch up is abandoned and the
 old primary serves again. The pause each switchover caused is printed (a
 timing goal belongs in bench/switchover_pause.py, not here)."""
 import shutil
+import socket
 import tempfile
 import time
 
@@ -15,6 +16,7 @@ import redis.sentinel
 
 import ha
 from ha import RespError, parse_info, wait_until
+from helpers import encode
 
 SESSION_MS = 1000
 REPL_TIMEOUT_MS = 500
@@ -222,3 +224,29 @@ def test_switchover_to_a_stopped_target_is_abandoned(group):
     group.wait_healthy(30)
     res = group.check_acked(w.snapshot())
     assert res["acked"] > 100
+
+
+def test_failover_pipelined_behind_a_write(group):
+    """SET and FAILOVER in one packet: the handoff waits for the SET (it ran
+    earlier in the same batch), both get +OK, the key is on the new primary,
+    and nobody needs a full resync."""
+    for i in range(2):
+        p = group.wait_healthy(30)
+        target = [nd for nd in group.nodes if nd is not p][0]
+        s = socket.create_connection(p.addr, timeout=10)
+        try:
+            s.sendall(encode("SET", "pipelined%d" % i, "v")
+                      + encode("FAILOVER", "TO", target.host, target.port, "TIMEOUT", 5000))
+            got = b""
+            while got.count(b"\r\n") < 2:
+                chunk = s.recv(4096)
+                assert chunk, "connection closed after %r" % got
+                got += chunk
+        finally:
+            s.close()
+        assert got == b"+OK\r\n+OK\r\n", got
+        wait_primary_is(group, target)
+        assert target.call("GET", "pipelined%d" % i) in ("v", b"v")
+    group.wait_healthy(30)
+    resyncs = [nd.id for nd in group.nodes if "full resync" in nd.read_log()]
+    assert not resyncs, "full resyncs on %s%s" % (resyncs, group.describe())
