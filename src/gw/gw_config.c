@@ -139,6 +139,8 @@ static const char *kind_of(const yaml_node_t *n)
 static int get_scalar(pctx *c, const yaml_node_t *n, const char *what, const char **s,
                       size_t *len)
 {
+    *s = NULL; /* defined on failure too: -O3 cannot see that fail() returns -1 */
+    *len = 0;
     if (n->type != YAML_SCALAR_NODE || is_null(n))
         return fail(c, n, "must be %s, got %s", what, kind_of(n));
     *s = (const char *)n->data.scalar.value;

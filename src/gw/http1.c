@@ -2,6 +2,7 @@
 #include "http1.h"
 #include "../common/util.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -11,13 +12,21 @@ enum { CB_NONE, CB_FIELD, CB_VALUE, CB_VALUE_DONE };
 
 /* ---- small string helpers ---- */
 
-static bool is_tchar(unsigned char c)
-{
-    /* RFC 9110 5.6.2 token characters. */
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    return c != 0 && strchr(extra, c) != NULL;
-}
+/* RFC 9110 5.6.2 token characters: DIGIT, ALPHA and "!#$%&'*+-.^_`|~", one row
+ * per 16 byte values (0x80 and above: none). A table because every byte of
+ * every header name is looked up. */
+static const bool tchar[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 controls */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 controls */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20  !"#$%&'()*+,-./ */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 0-9 :;<=>? */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 @ A-O */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50 P-Z [\]^_ */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 ` a-o */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, /* 0x70 p-z {|}~ DEL */
+};
+
+static bool is_tchar(unsigned char c) { return tchar[c]; }
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
@@ -30,17 +39,69 @@ static void trim(const char **s, size_t *len)
     while (*len && is_ows((*s)[*len - 1])) (*len)--;
 }
 
-static bool name_is(const h1_head *h, const h1_header *x, const char *name)
+static bool name_is(const h1_head *h, const h1_header *x, const char *name, size_t len)
 {
-    return str_eq_nocase(h1_str(h, x->name), x->name.len, name);
+    return x->name.len == len && strncasecmp(h1_str(h, x->name), name, len) == 0;
+}
+
+/* ---- header kinds ---- */
+
+/* kind if name equals lower (same length, compared case-insensitively), else H1H_OTHER. */
+static int kind_if(const char *name, const char *lower, size_t len, int kind)
+{
+    return (name[0] | 0x20) == lower[0] && strncasecmp(name, lower, len) == 0 ? kind : H1H_OTHER;
+}
+
+int h1_header_kind(const char *name, size_t len)
+{
+    /* By length first: most names a gateway sees (Date, Server, Content-Type, ...)
+     * are rejected without a comparison. */
+    switch (len) {
+    case 2: return kind_if(name, "te", 2, H1H_TE);
+    case 3: return kind_if(name, "via", 3, H1H_VIA);
+    case 4: return kind_if(name, "host", 4, H1H_HOST);
+    case 6:
+        if ((name[0] | 0x20) == 'e') return kind_if(name, "expect", 6, H1H_EXPECT);
+        return kind_if(name, "cookie", 6, H1H_COOKIE);
+    case 7:
+        if ((name[0] | 0x20) == 't') return kind_if(name, "trailer", 7, H1H_TRAILER);
+        return kind_if(name, "upgrade", 7, H1H_UPGRADE);
+    case 10:
+        if ((name[0] | 0x20) == 'c') return kind_if(name, "connection", 10, H1H_CONNECTION);
+        return kind_if(name, "keep-alive", 10, H1H_KEEP_ALIVE);
+    case 15: return kind_if(name, "x-forwarded-for", 15, H1H_X_FORWARDED_FOR);
+    case 16: return kind_if(name, "proxy-connection", 16, H1H_PROXY_CONNECTION);
+    case 17:
+        if ((name[0] | 0x20) == 't') return kind_if(name, "transfer-encoding", 17, H1H_TRANSFER_ENCODING);
+        return kind_if(name, "x-forwarded-proto", 17, H1H_X_FORWARDED_PROTO);
+    default: return H1H_OTHER;
+    }
+}
+
+static bool kind_is_hop(int kind) { return kind >= H1H_CONNECTION && kind <= H1H_TRANSFER_ENCODING; }
+
+/* First header of a kind, or NULL. */
+static const h1_header *first_of(const h1_head *h, int kind)
+{
+    for (int i = 0; i < h->nhdr; i++)
+        if (h->hdr[i].kind == kind) return &h->hdr[i];
+    return NULL;
+}
+
+static int count_of(const h1_head *h, int kind)
+{
+    int n = 0;
+    for (int i = 0; i < h->nhdr; i++) n += h->hdr[i].kind == kind;
+    return n;
 }
 
 /* ---- head queries ---- */
 
 const char *h1_get(const h1_head *h, const char *name, size_t *len)
 {
+    size_t nlen = strlen(name);
     for (int i = 0; i < h->nhdr; i++) {
-        if (name_is(h, &h->hdr[i], name)) {
+        if (name_is(h, &h->hdr[i], name, nlen)) {
             *len = h->hdr[i].value.len;
             return h1_str(h, h->hdr[i].value);
         }
@@ -51,8 +112,9 @@ const char *h1_get(const h1_head *h, const char *name, size_t *len)
 
 int h1_count(const h1_head *h, const char *name)
 {
+    size_t nlen = strlen(name);
     int n = 0;
-    for (int i = 0; i < h->nhdr; i++) n += name_is(h, &h->hdr[i], name);
+    for (int i = 0; i < h->nhdr; i++) n += name_is(h, &h->hdr[i], name, nlen);
     return n;
 }
 
@@ -81,7 +143,7 @@ static const char *cookie_in(const char *v, size_t vlen, const char *name, size_
 const char *h1_cookie(const h1_head *h, const char *name, size_t *len)
 {
     for (int i = 0; i < h->nhdr; i++) {
-        if (!name_is(h, &h->hdr[i], "cookie")) continue;
+        if (h->hdr[i].kind != H1H_COOKIE) continue;
         const char *v = cookie_in(h1_str(h, h->hdr[i].value), h->hdr[i].value.len, name, len);
         if (v) return v;
     }
@@ -100,14 +162,7 @@ bool h1_idempotent(int method)
     }
 }
 
-bool h1_is_hop_by_hop(const char *name, size_t len)
-{
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                      "trailer", "upgrade", "transfer-encoding"};
-    for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-        if (str_eq_nocase(name, len, hop[i])) return true;
-    return false;
-}
+bool h1_is_hop_by_hop(const char *name, size_t len) { return kind_is_hop(h1_header_kind(name, len)); }
 
 void h1_request_target(const h1_head *h, h1_target *t)
 {
@@ -126,12 +181,13 @@ void h1_request_target(const h1_head *h, h1_target *t)
         t->path = p;
         t->path_len = (size_t)(end - p);
     } else {
-        t->host = h1_get(h, "host", &t->host_len);
-        if (t->host == NULL) t->host = "";
+        const h1_header *host = first_of(h, H1H_HOST);
+        t->host = host ? h1_str(h, host->value) : "";
+        t->host_len = host ? host->value.len : 0;
         t->path = u;
         t->path_len = ulen;
     }
-    const char *q = memchr(t->path, '?', t->path_len);
+    const char *q = t->path_len ? memchr(t->path, '?', t->path_len) : NULL;
     t->route_path_len = q ? (size_t)(q - t->path) : t->path_len;
 }
 
@@ -148,25 +204,28 @@ static int fail(h1_parser *p, int status, const char *reason)
     return HPE_USER;
 }
 
-static void store(h1_parser *p, const char *at, size_t len) { buf_append(&p->head.store, at, len); }
+/* Offset in head.store of a byte llhttp passes to a callback: feed_head copies
+ * each chunk of head bytes into store whole, before llhttp runs over it. */
+static uint32_t raw_pos(const h1_parser *p, const char *at)
+{
+    return p->raw_off + (uint32_t)(at - p->raw_base);
+}
 
 static int on_url(llhttp_t *ll, const char *at, size_t len)
 {
     h1_parser *p = P(ll);
-    if (p->head.url.len == 0) p->head.url.off = (uint32_t)p->head.store.len;
+    if (p->head.url.len == 0) p->head.url.off = raw_pos(p, at);
     p->head.url.len += (uint32_t)len;
     if (p->lim.max_url_bytes && p->head.url.len > p->lim.max_url_bytes)
         return fail(p, 414, "request-target too long");
-    store(p, at, len);
     return 0;
 }
 
 static int on_status(llhttp_t *ll, const char *at, size_t len)
 {
     h1_parser *p = P(ll);
-    if (p->head.reason.len == 0) p->head.reason.off = (uint32_t)p->head.store.len;
+    if (p->head.reason.len == 0) p->head.reason.off = raw_pos(p, at);
     p->head.reason.len += (uint32_t)len;
-    store(p, at, len);
     return 0;
 }
 
@@ -181,16 +240,13 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
         if (in_head) {
             h1_header *x = &p->head.hdr[p->head.nhdr];
             memset(x, 0, sizeof(*x));
-            x->name.off = (uint32_t)p->head.store.len;
+            x->name.off = raw_pos(p, at);
         }
         p->last_cb = CB_FIELD;
         p->field_len = 0;
     }
     p->field_len += len;
-    if (in_head) {
-        p->head.hdr[p->head.nhdr].name.len += (uint32_t)len;
-        store(p, at, len);
-    }
+    if (in_head) p->head.hdr[p->head.nhdr].name.len += (uint32_t)len;
     return 0;
 }
 
@@ -215,11 +271,10 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
     }
     h1_header *x = &p->head.hdr[p->head.nhdr];
     if (p->last_cb != CB_VALUE) {
-        x->value.off = (uint32_t)p->head.store.len;
+        x->value.off = raw_pos(p, at);
         p->last_cb = CB_VALUE;
     }
     x->value.len += (uint32_t)len;
-    store(p, at, len);
     return 0;
 }
 
@@ -228,12 +283,13 @@ static int on_header_value_complete(llhttp_t *ll)
     h1_parser *p = P(ll);
     if (p->state == H1S_HEAD) {
         h1_header *x = &p->head.hdr[p->head.nhdr];
-        if (p->last_cb == CB_FIELD) x->value.off = (uint32_t)p->head.store.len;
+        if (p->last_cb == CB_FIELD) x->value.off = x->name.off + x->name.len; /* empty */
         const char *v = h1_str(&p->head, x->value);
         size_t vlen = x->value.len;
         trim(&v, &vlen);
         x->value.off = (uint32_t)(v - p->head.store.data);
         x->value.len = (uint32_t)vlen;
+        x->kind = h1_header_kind(h1_str(&p->head, x->name), x->name.len);
         p->head.nhdr++;
     }
     p->last_cb = CB_VALUE_DONE;
@@ -246,17 +302,17 @@ static int validate_request(h1_parser *p)
     h1_head *h = &p->head;
     if (h->major != 1) return fail(p, 505, "HTTP version not supported");
     if (h->method == HTTP_CONNECT) return fail(p, 501, "CONNECT is not supported");
-    int hosts = h1_count(h, "host");
+    int hosts = count_of(h, H1H_HOST);
     if (hosts > 1) return fail(p, 400, "more than one Host header");
     if (hosts == 0 && h->minor >= 1) return fail(p, 400, "missing Host header");
-    if (h->minor == 0 && h1_count(h, "transfer-encoding"))
+    if (h->minor == 0 && count_of(h, H1H_TRANSFER_ENCODING))
         return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
     if (h->has_length && p->lim.max_body_bytes && h->content_length > p->lim.max_body_bytes)
         return fail(p, 413, "request body too large");
-    size_t elen;
-    const char *e = h1_get(h, "expect", &elen);
+    const h1_header *e = first_of(h, H1H_EXPECT);
     if (e && h->minor >= 1) {
-        if (!str_eq_nocase(e, elen, "100-continue")) return fail(p, 417, "unsupported Expect");
+        if (!str_eq_nocase(h1_str(h, e->value), e->value.len, "100-continue"))
+            return fail(p, 417, "unsupported Expect");
         h->expect_continue = true;
     }
     return 0;
@@ -319,10 +375,19 @@ static const llhttp_settings_t g_settings = {
 
 /* ---- parser driver ---- */
 
+/* The resets below clear everything up to hdr[] and head, relying on their being last. */
+_Static_assert(sizeof(h1_head) - offsetof(h1_head, hdr) - sizeof(((h1_head *)0)->hdr) <
+                   _Alignof(h1_head),
+               "h1_head.hdr must be the last member");
+_Static_assert(offsetof(h1_parser, head) + sizeof(h1_head) == sizeof(h1_parser),
+               "h1_parser.head must be the last member");
+
+/* Clear a head for the next message, keeping store's memory; hdr[] (last in
+ * h1_head, 2.5 KiB) is left as it is: entries are written as headers arrive. */
 static void head_reset(h1_head *h)
 {
     buf saved = h->store;
-    memset(h, 0, sizeof(*h));
+    memset(h, 0, offsetof(h1_head, hdr));
     h->store = saved;
     buf_reset(&h->store);
 }
@@ -342,12 +407,10 @@ void h1_parser_free(h1_parser *p) { buf_free(&p->head.store); }
 
 void h1_parser_reset(h1_parser *p)
 {
-    buf store = p->head.store;
     enum h1_kind kind = p->kind;
     h1_limits lim = p->lim;
-    memset(p, 0, sizeof(*p));
-    p->head.store = store;
-    buf_reset(&p->head.store);
+    memset(p, 0, offsetof(h1_parser, head)); /* head is last */
+    head_reset(&p->head);
     p->kind = kind;
     p->lim = lim;
     llhttp_init(&p->ll, kind == H1_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE, &g_settings);
@@ -377,10 +440,12 @@ static h1_ev ll_error(h1_parser *p, llhttp_errno_t err)
  * with SP or HTAB (RFC 9112 5.2, 2.2) is rejected, whatever llhttp makes of it. */
 static bool scan_folds(h1_parser *p, const char *d, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p->after_lf && is_ows(d[i]) && p->head_bytes + i > 0) return false;
-        p->after_lf = d[i] == '\n';
-    }
+    if (n == 0) return true;
+    if (p->after_lf && is_ows(d[0]) && p->head_bytes > 0) return false;
+    const char *end = d + n, *lf = d;
+    while ((lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL && ++lf < end)
+        if (is_ows(*lf)) return false;
+    p->after_lf = end[-1] == '\n';
     return true;
 }
 
@@ -391,8 +456,10 @@ static llhttp_errno_t run(h1_parser *p, const char *d, size_t n, size_t *used)
         llhttp_resume(&p->ll);
         p->paused = false;
     }
-    llhttp_errno_t err = llhttp_execute(&p->ll, d ? d : "", n);
-    *used = err == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&p->ll) - (d ? d : ""));
+    const char *src = d ? d : "";
+    p->raw_base = src;
+    llhttp_errno_t err = llhttp_execute(&p->ll, src, n);
+    *used = err == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&p->ll) - src);
     if (err == HPE_PAUSED) p->paused = true;
     return err;
 }
@@ -426,7 +493,12 @@ static h1_ev feed_head(h1_parser *p, const char *data, size_t len, size_t *used)
     uint64_t room = max > p->head_bytes ? max - p->head_bytes : 0;
     size_t n = len < room ? len : (size_t)room;
     if (n == 0 && len > 0) return error(p, 431, "request head too large");
+    /* One copy of the whole chunk instead of one per span; what llhttp did not
+     * consume (the body, the next message) is cut off again below. */
+    p->raw_off = (uint32_t)p->head.store.len;
+    if (n) buf_append(&p->head.store, data, n);
     llhttp_errno_t err = run(p, data, n, used);
+    p->head.store.len = p->raw_off + *used;
     if (!scan_folds(p, data, *used)) return error(p, 400, "obsolete line folding");
     p->head_bytes += *used;
     if (err == HPE_PAUSED && p->ev_head) return head_complete(p);
@@ -504,7 +576,7 @@ static void collect_tokens(const h1_head *h, conn_tokens *t)
 {
     t->n = 0;
     for (int i = 0; i < h->nhdr; i++) {
-        if (!name_is(h, &h->hdr[i], "connection")) continue;
+        if (h->hdr[i].kind != H1H_CONNECTION) continue;
         const char *v = h1_str(h, h->hdr[i].value);
         size_t vlen = h->hdr[i].value.len;
         while (vlen && t->n < H1_MAX_CONN_TOKENS) {
@@ -531,35 +603,70 @@ static bool listed(const conn_tokens *t, const char *name, size_t len)
     return false;
 }
 
-static void put_header(buf *out, const char *name, size_t nlen, const char *v, size_t vlen)
+/* buf_append inlined: a head is written in some thirty short pieces. */
+static inline void put(buf *out, const void *s, size_t n)
 {
-    buf_append(out, name, nlen);
-    buf_append(out, ": ", 2);
-    buf_append(out, v, vlen);
-    buf_append(out, "\r\n", 2);
+    if (out->cap - out->len < n) buf_reserve(out, n);
+    if (n) memcpy(out->data + out->len, s, n);
+    out->len += n;
 }
 
-/* "Name: v1, v2, ..., last\r\n" over every header called name, plus last. */
-static void put_joined(buf *out, const h1_head *h, const char *name, const char *canon,
-                       const char *last)
+static void put_str(buf *out, const char *s) { put(out, s, strlen(s)); }
+
+/* Append a string literal (no strlen at run time). */
+#define PUT_LIT(out, s) put(out, s, sizeof(s) - 1)
+
+/* "name: v\r\n" with one reservation: heads are built from many short pieces. */
+static void put_header(buf *out, const char *name, size_t nlen, const char *v, size_t vlen)
 {
-    buf_append_str(out, canon);
-    buf_append(out, ": ", 2);
+    buf_reserve(out, nlen + vlen + 4);
+    char *w = out->data + out->len;
+    memcpy(w, name, nlen);
+    w += nlen;
+    *w++ = ':';
+    *w++ = ' ';
+    if (vlen) memcpy(w, v, vlen);
+    w += vlen;
+    *w++ = '\r';
+    *w++ = '\n';
+    out->len = (size_t)(w - out->data);
+}
+
+/* "Canon: v1, v2, ..., last\r\n" over every header of a kind, plus last. */
+static void put_joined(buf *out, const h1_head *h, int kind, const char *canon, size_t canon_len,
+                       const char *last, size_t last_len)
+{
+    put(out, canon, canon_len);
+    PUT_LIT(out, ": ");
     for (int i = 0; i < h->nhdr; i++) {
-        if (!name_is(h, &h->hdr[i], name) || h->hdr[i].value.len == 0) continue;
-        buf_append(out, h1_str(h, h->hdr[i].value), h->hdr[i].value.len);
-        buf_append(out, ", ", 2);
+        const h1_header *x = &h->hdr[i];
+        if (x->kind != kind || x->value.len == 0) continue;
+        put(out, h1_str(h, x->value), x->value.len);
+        PUT_LIT(out, ", ");
     }
-    buf_append_str(out, last);
-    buf_append(out, "\r\n", 2);
+    put(out, last, last_len);
+    PUT_LIT(out, "\r\n");
+}
+
+static void put_via(buf *out, const h1_head *h)
+{
+    static const char via[] = "1.1 halo";
+    put_joined(out, h, H1H_VIA, "Via", 3, via, sizeof(via) - 1);
 }
 
 /* Whether header x is dropped when forwarding (hop-by-hop or ours to set). */
 static bool dropped(const h1_head *h, const h1_header *x, const conn_tokens *t)
 {
-    const char *n = h1_str(h, x->name);
-    size_t len = x->name.len;
-    return h1_is_hop_by_hop(n, len) || listed(t, n, len) || str_eq_nocase(n, len, "via");
+    return kind_is_hop(x->kind) || x->kind == H1H_VIA ||
+           (t->n && listed(t, h1_str(h, x->name), x->name.len));
+}
+
+/* Whether a request header is left out upstream: dropped, or one the gateway sets. */
+static bool dropped_upstream(const h1_head *h, const h1_header *x, const conn_tokens *t,
+                             const h1_fwd_req *o)
+{
+    return dropped(h, x, t) || x->kind == H1H_X_FORWARDED_FOR ||
+           x->kind == H1H_X_FORWARDED_PROTO || (o->strip_expect && x->kind == H1H_EXPECT);
 }
 
 void h1_write_request(const h1_head *h, const h1_fwd_req *o, buf *out)
@@ -569,59 +676,70 @@ void h1_write_request(const h1_head *h, const h1_fwd_req *o, buf *out)
     h1_target tg;
     h1_request_target(h, &tg);
     bool absolute = tg.path != h1_str(h, h->url) || h->url.len == 0;
-    buf_append_str(out, llhttp_method_name((llhttp_method_t)h->method));
-    buf_append(out, " ", 1);
+    put_str(out, llhttp_method_name((llhttp_method_t)h->method));
+    PUT_LIT(out, " ");
     bool star = tg.path_len == 1 && tg.path[0] == '*';
-    if (!star && (tg.path_len == 0 || tg.path[0] != '/')) buf_append(out, "/", 1);
-    buf_append(out, tg.path, tg.path_len);
-    buf_append_str(out, " HTTP/1.1\r\n");
+    if (!star && (tg.path_len == 0 || tg.path[0] != '/')) PUT_LIT(out, "/");
+    put(out, tg.path, tg.path_len);
+    PUT_LIT(out, " HTTP/1.1\r\n");
     bool have_host = false;
     for (int i = 0; i < h->nhdr; i++) {
         const h1_header *x = &h->hdr[i];
-        const char *n = h1_str(h, x->name);
-        if (dropped(h, x, &t) || str_eq_nocase(n, x->name.len, "x-forwarded-for") ||
-            str_eq_nocase(n, x->name.len, "x-forwarded-proto") ||
-            (o->strip_expect && str_eq_nocase(n, x->name.len, "expect")))
-            continue;
-        if (str_eq_nocase(n, x->name.len, "host")) {
+        if (dropped_upstream(h, x, &t, o)) continue;
+        if (x->kind == H1H_HOST) {
             have_host = true;
             if (absolute) { /* the authority of an absolute-form target wins */
                 put_header(out, "Host", 4, tg.host, tg.host_len);
                 continue;
             }
         }
-        put_header(out, n, x->name.len, h1_str(h, x->value), x->value.len);
+        put_header(out, h1_str(h, x->name), x->name.len, h1_str(h, x->value), x->value.len);
     }
     if (!have_host) {
         const char *host = absolute && tg.host_len ? tg.host : o->host;
         size_t hl = absolute && tg.host_len ? tg.host_len : strlen(o->host);
         put_header(out, "Host", 4, host, hl);
     }
-    if (h->chunked) buf_append_str(out, "Transfer-Encoding: chunked\r\n");
-    put_joined(out, h, "x-forwarded-for", "X-Forwarded-For", o->client_ip);
-    buf_printf(out, "X-Forwarded-Proto: %s\r\n", o->proto);
-    put_joined(out, h, "via", "Via", "1.1 halo");
-    buf_append(out, "\r\n", 2);
+    if (h->chunked) PUT_LIT(out, "Transfer-Encoding: chunked\r\n");
+    put_joined(out, h, H1H_X_FORWARDED_FOR, "X-Forwarded-For", 15, o->client_ip,
+               strlen(o->client_ip));
+    put_header(out, "X-Forwarded-Proto", 17, o->proto, strlen(o->proto));
+    put_via(out, h);
+    PUT_LIT(out, "\r\n");
+}
+
+/* "HTTP/1.1 <status> " without printf: statuses here have three digits. */
+static void put_status_line_start(buf *out, int status)
+{
+    if (status < 100 || status > 999) {
+        buf_printf(out, "HTTP/1.1 %d ", status);
+        return;
+    }
+    char s[] = "HTTP/1.1 000 ";
+    s[9] = (char)('0' + status / 100);
+    s[10] = (char)('0' + status / 10 % 10);
+    s[11] = (char)('0' + status % 10);
+    put(out, s, sizeof(s) - 1);
 }
 
 void h1_write_response(const h1_head *h, const h1_fwd_resp *o, buf *out)
 {
     conn_tokens t;
     collect_tokens(h, &t);
-    buf_printf(out, "HTTP/1.1 %d ", h->status);
-    if (h->reason.len) buf_append(out, h1_str(h, h->reason), h->reason.len);
-    else buf_append_str(out, h1_status_text(h->status));
-    buf_append(out, "\r\n", 2);
+    put_status_line_start(out, h->status);
+    if (h->reason.len) put(out, h1_str(h, h->reason), h->reason.len);
+    else put_str(out, h1_status_text(h->status));
+    PUT_LIT(out, "\r\n");
     for (int i = 0; i < h->nhdr; i++) {
         const h1_header *x = &h->hdr[i];
         if (dropped(h, x, &t)) continue;
         put_header(out, h1_str(h, x->name), x->name.len, h1_str(h, x->value), x->value.len);
     }
-    if (h->chunked && !o->dechunk) buf_append_str(out, "Transfer-Encoding: chunked\r\n");
-    put_joined(out, h, "via", "Via", "1.1 halo");
-    if (o->close) buf_append_str(out, "Connection: close\r\n");
-    else if (o->keep_alive_10) buf_append_str(out, "Connection: keep-alive\r\n");
-    buf_append(out, "\r\n", 2);
+    if (h->chunked && !o->dechunk) PUT_LIT(out, "Transfer-Encoding: chunked\r\n");
+    put_via(out, h);
+    if (o->close) PUT_LIT(out, "Connection: close\r\n");
+    else if (o->keep_alive_10) PUT_LIT(out, "Connection: keep-alive\r\n");
+    PUT_LIT(out, "\r\n");
 }
 
 void h1_write_error(int status, const char *detail, bool close, bool no_body, buf *out)

@@ -26,11 +26,23 @@ typedef struct h1_span {
     uint32_t off, len;
 } h1_span;
 
+/* Header names the gateway itself reads or rewrites, recognised once per header
+ * when the head is parsed, so forwarding a head compares no names. */
+enum h1_hdr_kind {
+    H1H_OTHER,
+    /* hop-by-hop by definition (RFC 9110 7.6.1): H1H_CONNECTION..H1H_TRANSFER_ENCODING */
+    H1H_CONNECTION, H1H_KEEP_ALIVE, H1H_PROXY_CONNECTION, H1H_TE, H1H_TRAILER, H1H_UPGRADE,
+    H1H_TRANSFER_ENCODING,
+    H1H_HOST, H1H_VIA, H1H_X_FORWARDED_FOR, H1H_X_FORWARDED_PROTO, H1H_EXPECT, H1H_COOKIE,
+};
+
 typedef struct h1_header {
     h1_span name, value; /* value without leading/trailing whitespace */
+    int kind;            /* enum h1_hdr_kind of name */
 } h1_header;
 
-/* One parsed message head. Spans point into store, which the parser owns. */
+/* One parsed message head. store holds the head's bytes as received; spans
+ * point into it; the parser owns it. */
 typedef struct h1_head {
     buf store;
     h1_span url;                      /* requests: request-target as sent */
@@ -38,7 +50,6 @@ typedef struct h1_head {
     int method;                       /* requests: enum llhttp_method */
     int status;                       /* responses */
     int major, minor;                 /* HTTP version */
-    h1_header hdr[H1_MAX_HEADERS];
     int nhdr;
     /* Framing, from llhttp at the end of the head. */
     bool chunked;                     /* Transfer-Encoding: chunked (validated) */
@@ -47,6 +58,9 @@ typedef struct h1_head {
     bool keep_alive;                  /* the connection may carry another message */
     bool upgrade;                     /* Upgrade/CONNECT: not proxied, closes after */
     bool expect_continue;             /* Expect: 100-continue */
+    /* Last, so that starting a new head clears everything before it and leaves
+     * these 2.5 KiB alone: entries at nhdr and beyond are undefined. */
+    h1_header hdr[H1_MAX_HEADERS];
 } h1_head;
 
 /* Pointer to a span's bytes. */
@@ -62,6 +76,8 @@ const char *h1_cookie(const h1_head *h, const char *name, size_t *len);
 bool h1_idempotent(int method);
 /* Whether a header name is hop-by-hop by definition (RFC 9110 7.6.1). */
 bool h1_is_hop_by_hop(const char *name, size_t len);
+/* The enum h1_hdr_kind of a header name (case-insensitive). */
+int h1_header_kind(const char *name, size_t len);
 
 /* Where a request goes: host (from an absolute-form target, else Host, port
  * kept), the origin-form path with query, and the path without query (for
@@ -96,7 +112,6 @@ typedef struct h1_parser {
     llhttp_t ll;
     enum h1_kind kind;
     h1_limits lim;
-    h1_head head;
     int state;
     bool paused;              /* llhttp returned HPE_PAUSED and awaits resume */
     bool ev_head, ev_done;    /* set by callbacks, read after llhttp_execute */
@@ -109,6 +124,9 @@ typedef struct h1_parser {
     buf *body_out;            /* when set, decoded body bytes are appended here */
     int err_status;           /* H1_ERROR: the status to answer (requests) */
     const char *err_reason;   /* H1_ERROR: static text for logs and the error body */
+    const char *raw_base;     /* the bytes llhttp runs over now ... */
+    uint32_t raw_off;         /* ... start at this offset of head.store (head only) */
+    h1_head head;             /* last: see h1_head.hdr */
 } h1_parser;
 
 void h1_parser_init(h1_parser *p, enum h1_kind kind, const h1_limits *lim);

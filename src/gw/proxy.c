@@ -283,6 +283,7 @@ static void count_latency(gw_route_stats *rs, int64_t us)
 
 static void access_log(gw_conn *c, int64_t us)
 {
+    if (c->w->alog == NULL) return; /* off: skip the header look-ups below too */
     gw_exch *ex = &c->ex;
     const h1_head *h = &c->req.head;
     gw_access_entry e = {

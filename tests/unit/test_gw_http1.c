@@ -511,6 +511,89 @@ static void test_accesslog_format(void)
     CHECK(strchr(line, '\n') == line + n - 1);
 }
 
+/* Every byte in a header name: accepted exactly when it is an RFC 9110 tchar
+ * (the parser checks names with a bit set; this is the reference). */
+static void test_header_name_bytes(void)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    for (int c = 1; c < 256; c++) {
+        if (c == ':' || c == '\r' || c == '\n') continue; /* end the name or the line */
+        bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     strchr(extra, c) != NULL;
+        char req[64];
+        int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: a\r\nX%cY: 1\r\n\r\n", c);
+        int st = status_of(req, (size_t)n, NULL);
+        if (tchar != (st == 0)) fprintf(stderr, "byte 0x%02x: status %d\n", c, st);
+        CHECK(tchar == (st == 0));
+    }
+}
+
+/* Header kinds are recognised whatever the case, and only for the exact name. */
+static void test_header_kinds(void)
+{
+    static const struct { const char *name; int kind; } cases[] = {
+        {"Connection", H1H_CONNECTION}, {"KEEP-ALIVE", H1H_KEEP_ALIVE},
+        {"proxy-Connection", H1H_PROXY_CONNECTION}, {"tE", H1H_TE}, {"Trailer", H1H_TRAILER},
+        {"upgrade", H1H_UPGRADE}, {"Transfer-Encoding", H1H_TRANSFER_ENCODING},
+        {"HOST", H1H_HOST}, {"Via", H1H_VIA}, {"X-Forwarded-For", H1H_X_FORWARDED_FOR},
+        {"x-forwarded-PROTO", H1H_X_FORWARDED_PROTO}, {"Expect", H1H_EXPECT},
+        {"Cookie", H1H_COOKIE},
+        /* same lengths, other names */
+        {"Date", H1H_OTHER}, {"hose", H1H_OTHER}, {"Vie", H1H_OTHER}, {"tf", H1H_OTHER},
+        {"Server", H1H_OTHER}, {"cookie2", H1H_OTHER}, {"Connexion", H1H_OTHER},
+        {"Content-Length", H1H_OTHER}, {"x-forwarded-foo", H1H_OTHER},
+        {"transfer-encodinG", H1H_TRANSFER_ENCODING}, {"x-forwarded-protx", H1H_OTHER},
+        {"", H1H_OTHER}, {"hosts", H1H_OTHER}, {"@ost", H1H_OTHER},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int k = h1_header_kind(cases[i].name, strlen(cases[i].name));
+        if (k != cases[i].kind) fprintf(stderr, "%s: kind %d\n", cases[i].name, k);
+        CHECK_EQ_INT(k, cases[i].kind);
+        bool hop = cases[i].kind >= H1H_CONNECTION && cases[i].kind <= H1H_TRANSFER_ENCODING;
+        CHECK(h1_is_hop_by_hop(cases[i].name, strlen(cases[i].name)) == hop);
+    }
+    /* and a parsed head carries them */
+    h1_parser *p = parse_req("GET / HTTP/1.1\r\nhOsT: a\r\nX-A: 1\r\nVIA: x\r\n\r\n");
+    CHECK_EQ_INT(p->head.nhdr, 3);
+    CHECK_EQ_INT(p->head.hdr[0].kind, H1H_HOST);
+    CHECK_EQ_INT(p->head.hdr[1].kind, H1H_OTHER);
+    CHECK_EQ_INT(p->head.hdr[2].kind, H1H_VIA);
+    free_req(p);
+}
+
+/* A head arriving one byte at a time with the next request right behind it:
+ * spans stay right, and nothing of the first head leaks into the second. */
+static void test_split_heads_reuse(void)
+{
+    const char two[] = "GET /first HTTP/1.1\r\nHost: one\r\nX-Only-First: yes\r\n"
+                       "Cookie: sid=1\r\n\r\nGET /2 HTTP/1.1\r\nHost: two\r\n\r\n";
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, &LIM);
+    size_t off = 0, used;
+    h1_ev ev = H1_AGAIN;
+    while (ev != H1_HEAD && off < sizeof(two) - 1) {
+        ev = h1_feed(&p, two + off, 1, &used);
+        off += used;
+    }
+    CHECK_EQ_INT(ev, H1_HEAD);
+    CHECK(value_is(&p.head, "host", "one"));
+    CHECK(value_is(&p.head, "x-only-first", "yes"));
+    CHECK_MEM(h1_str(&p.head, p.head.url), p.head.url.len, "/first");
+    CHECK_EQ_INT(h1_feed(&p, two + off, sizeof(two) - 1 - off, &used), H1_HEAD);
+    CHECK_EQ_INT(off + used, sizeof(two) - 1);
+    CHECK_EQ_INT(p.head.nhdr, 1);
+    CHECK(value_is(&p.head, "host", "two"));
+    CHECK(h1_get(&p.head, "x-only-first", &used) == NULL);
+    CHECK(h1_cookie(&p.head, "sid", &used) == NULL);
+    CHECK_MEM(h1_str(&p.head, p.head.url), p.head.url.len, "/2");
+    h1_parser_reset(&p);
+    CHECK_EQ_INT(p.head.nhdr, 0);
+    CHECK_EQ_INT(p.state, H1S_HEAD);
+    CHECK_EQ_INT(h1_feed(&p, two, sizeof(two) - 1, &used), H1_HEAD);
+    CHECK(value_is(&p.head, "x-only-first", "yes"));
+    h1_parser_free(&p);
+}
+
 int main(void)
 {
     RUN(test_simple_get);
@@ -529,5 +612,8 @@ int main(void)
     RUN(test_response_garbage);
     RUN(test_error_response);
     RUN(test_accesslog_format);
+    RUN(test_header_name_bytes);
+    RUN(test_header_kinds);
+    RUN(test_split_heads_reuse);
     return TEST_REPORT();
 }
