@@ -442,18 +442,17 @@ def on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def main():
-    args = parse_args()
+def run_alternating(make_systems, run_round, args, prefix):
+    """The driver both failover benchmarks share: start every system that
+    make_systems(workdir) returns, run args.rounds rounds alternating their
+    order, always stop them and remove the temp dir (unless args.keep), and
+    return (systems, {name: [round results]}) — partial after Ctrl-C."""
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
-    workdir = tempfile.mkdtemp(prefix="halo-failover-")
-    systems = []
-    if not args.skip_redis:
-        systems.append(RedisSystem(args, workdir))
-    if not args.skip_halo:
-        systems.append(HaloSystem(args, workdir))
+    workdir = tempfile.mkdtemp(prefix=prefix)
     atexit.register(Proc.stop_all)
+    systems = make_systems(workdir)
     results = {s.name: [] for s in systems}
     try:
         for s in systems:
@@ -476,7 +475,21 @@ def main():
             log("kept %s" % workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-        report(systems, results, args.rounds)
+    return systems, results
+
+
+def main():
+    args = parse_args()
+
+    def make_systems(workdir):
+        systems = []
+        if not args.skip_redis:
+            systems.append(RedisSystem(args, workdir))
+        if not args.skip_halo:
+            systems.append(HaloSystem(args, workdir))
+        return systems
+    systems, results = run_alternating(make_systems, run_round, args, "halo-failover-")
+    report(systems, results, args.rounds)
 
 
 if __name__ == "__main__":
