@@ -49,7 +49,9 @@
 /* Keys tracked by one client's WATCH and channels by one client's SUBSCRIBE
  * are naturally bounded by argv size; blocking commands by argc as well. */
 
-/* The metrics HTTP endpoint reads at most this much of a request. */
+/* The admin/metrics HTTP listener of both services (src/metrics/admin_http.c)
+ * reads at most this much of a request, head and body: a longer head is a 431,
+ * a longer request a 413. */
 #define HALO_MAX_HTTP_REQUEST 8192
 
 #endif

@@ -1,25 +1,16 @@
-/* admin.h — the gateway's admin HTTP listener: /metrics, /status, /healthz, POST /reload and /drain. */
+/* admin.h — the gateway's admin API: /metrics, /status, /healthz, POST /reload and /drain. */
 #ifndef HALO_GW_ADMIN_H
 #define HALO_GW_ADMIN_H
 
 #include "../common/buf.h"
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
 
-/* A request head (request line and headers) longer than this gets 431; a
- * whole request (head and body; admin requests carry no useful body) longer
- * than this gets 413. The admin API has nothing to say at that size. */
-#define GW_ADMIN_MAX_REQUEST 8192
-/* The whole request must arrive within this, counted from accept. */
-#define GW_ADMIN_READ_TIMEOUT_MS 5000
-/* Time to send the response and see the peer close after it. */
-#define GW_ADMIN_WRITE_TIMEOUT_MS 5000
-/* More admin connections than this at once are accepted and closed at once:
- * a scraper needs one, an operator a few. */
-#define GW_ADMIN_MAX_CONNS 64
+/* Limits, timeouts and the request parsing are the shared listener's
+ * (metrics/admin_http.h): ADMIN_HTTP_READ_TIMEOUT_MS, ADMIN_HTTP_MAX_CONNS,
+ * HALO_MAX_HTTP_REQUEST (413/431 past it), ADMIN_REQ_MAX_URL (414). */
 
 /* What the owner provides; every callback runs on the admin loop's thread,
  * between I/O callbacks, so it may touch anything the main thread owns.
@@ -55,13 +46,5 @@ int gw_admin_fd(const gw_admin *a);
  * workers exit does). Safe to call from inside an ops callback and with NULL;
  * a stopped admin is not touched again. */
 void gw_admin_stop(gw_admin *a);
-
-/* Counters of the admin listener itself (also rendered as halo_gw_admin_*). */
-typedef struct gw_admin_stats {
-    uint64_t requests;      /* requests answered (any status), counted before rendering */
-    uint64_t rejected;      /* connections closed at once: over GW_ADMIN_MAX_CONNS */
-    uint64_t bad_requests;  /* 400/413/431 answers */
-} gw_admin_stats;
-void gw_admin_get_stats(const gw_admin *a, gw_admin_stats *out);
 
 #endif

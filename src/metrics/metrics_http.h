@@ -1,4 +1,4 @@
-/* metrics_http.h — Prometheus text exposition of a data node over a small HTTP listener. */
+/* metrics_http.h — a data node's Prometheus metrics and /healthz over the shared admin listener. */
 #ifndef HALO_METRICS_HTTP_H
 #define HALO_METRICS_HTTP_H
 

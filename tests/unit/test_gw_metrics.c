@@ -2,11 +2,13 @@
  * JSON checked by small validators), the JSON escaper, and the admin listener over real sockets. */
 #include "test.h"
 #include "common/buf.h"
+#include "common/limits.h"
 #include "common/mem.h"
 #include "common/util.h"
 #include "gw/admin.h"
 #include "gw/gw_config.h"
 #include "gw/gw_metrics.h"
+#include "metrics/admin_http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -770,20 +772,20 @@ static void test_admin_bad_requests(void)
     CHECK_EQ_INT(http(&f, nul, 33, &r), 400);
     /* A head over 8 KiB: 431; a body making the request over 8 KiB: 413. */
     buf_append_str(&req, "GET /metrics HTTP/1.1\r\nX-Big: ");
-    for (int i = 0; i < GW_ADMIN_MAX_REQUEST; i++) buf_append(&req, "a", 1);
+    for (int i = 0; i < HALO_MAX_HTTP_REQUEST; i++) buf_append(&req, "a", 1);
     buf_append_str(&req, "\r\n\r\n");
     CHECK_EQ_INT(http(&f, req.data, req.len, &r), 431);
     buf_reset(&req);
-    buf_printf(&req, "POST /reload HTTP/1.1\r\nContent-Length: %d\r\n\r\n", GW_ADMIN_MAX_REQUEST);
-    for (int i = 0; i < GW_ADMIN_MAX_REQUEST; i++) buf_append(&req, "b", 1);
+    buf_printf(&req, "POST /reload HTTP/1.1\r\nContent-Length: %d\r\n\r\n", HALO_MAX_HTTP_REQUEST);
+    for (int i = 0; i < HALO_MAX_HTTP_REQUEST; i++) buf_append(&req, "b", 1);
     CHECK_EQ_INT(http(&f, req.data, req.len, &r), 413);
     CHECK_EQ_INT(atomic_load(&f.reloads), 0); /* never reached the owner */
     /* A head of exactly the limit is fine. */
     buf_reset(&req);
     buf_append_str(&req, "GET /healthz HTTP/1.1\r\nX: ");
-    while (req.len < GW_ADMIN_MAX_REQUEST - 4) buf_append(&req, "c", 1);
+    while (req.len < HALO_MAX_HTTP_REQUEST - 4) buf_append(&req, "c", 1);
     buf_append_str(&req, "\r\n\r\n");
-    CHECK_EQ_INT(req.len, GW_ADMIN_MAX_REQUEST);
+    CHECK_EQ_INT(req.len, HALO_MAX_HTTP_REQUEST);
     CHECK_EQ_INT(http(&f, req.data, req.len, &r), 200);
     /* A long URL: 414. */
     buf_reset(&req);
@@ -815,13 +817,13 @@ static void test_admin_limits(void)
     buf r;
     buf_init(&r);
     /* 64 idle connections fill the admin; the 65th is closed at once. */
-    int idle[GW_ADMIN_MAX_CONNS];
-    for (int i = 0; i < GW_ADMIN_MAX_CONNS; i++) idle[i] = connect_to(f.port);
+    int idle[ADMIN_HTTP_MAX_CONNS];
+    for (int i = 0; i < ADMIN_HTTP_MAX_CONNS; i++) idle[i] = connect_to(f.port);
     int extra = connect_to(f.port);
     char c;
     CHECK(extra >= 0 && recv(extra, &c, 1, 0) == 0);
     close(extra);
-    for (int i = 0; i < GW_ADMIN_MAX_CONNS; i++) close(idle[i]);
+    for (int i = 0; i < ADMIN_HTTP_MAX_CONNS; i++) close(idle[i]);
     /* Until the admin has seen those closes, new connections are refused too:
      * each refusal is counted. */
     int status = 0, refused = 1;
@@ -839,7 +841,7 @@ static void test_admin_limits(void)
     int64_t t0 = mono_us();
     CHECK(recv(slow, &c, 1, 0) == 0);
     int64_t ms = (mono_us() - t0) / 1000;
-    CHECK(ms >= GW_ADMIN_READ_TIMEOUT_MS - 500 && ms < GW_ADMIN_READ_TIMEOUT_MS + 3000);
+    CHECK(ms >= ADMIN_HTTP_READ_TIMEOUT_MS - 500 && ms < ADMIN_HTTP_READ_TIMEOUT_MS + 3000);
     close(slow);
     /* Stopping with a connection open closes it cleanly (fx_stop checks the loop is empty). */
     int open_conn = connect_to(f.port);
