@@ -408,6 +408,22 @@ static int parse_args(int argc, char **argv, gw_opts *o)
     return -1;
 }
 
+/* -t: everything serving would check before it binds anything, as nginx -t
+ * (the access log must open: serving would stop at it). */
+static int test_config(gw_config *cfg, const char *path)
+{
+    buf err;
+    buf_init(&err);
+    gw_accesslog *alog = accesslog_open(cfg->access_log, &err);
+    int rc = alog == NULL && err.len ? 1 : 0;
+    if (rc) fprintf(stderr, "halo gw: %s: access_log: %.*s\n", path, (int)err.len, err.data);
+    else printf("configuration file %s test is successful\n", path);
+    accesslog_close(alog);
+    buf_free(&err);
+    gw_config_free(cfg);
+    return rc;
+}
+
 int gw_main(int argc, char **argv)
 {
     gw_opts o;
@@ -422,11 +438,7 @@ int gw_main(int argc, char **argv)
         return 1;
     }
     buf_free(&err);
-    if (o.test) {
-        printf("configuration file %s test is successful\n", o.config);
-        gw_config_free(cfg);
-        return 0;
-    }
+    if (o.test) return test_config(cfg, o.config);
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error code, not a death */
     return serve(cfg, &o);
 }
