@@ -40,7 +40,8 @@ static inline uint64_t gw_read(gw_counter *c)
     X(BAD_GATEWAY, 502, "bad_gateway")                                                   \
     X(UNAVAILABLE, 503, "no_healthy_upstream")                                           \
     X(GATEWAY_TIMEOUT, 504, "gateway_timeout")                                           \
-    X(BAD_VERSION, 505, "http_version")
+    X(BAD_VERSION, 505, "http_version")                                                  \
+    X(POOL_FULL, 503, "pool_full")
 
 enum gw_err {
 #define GW_ERR_ENUM(name, status, label) GW_ERR_##name,

@@ -69,6 +69,7 @@ int h1_header_kind(const char *name, size_t len)
     case 10:
         if ((name[0] | 0x20) == 'c') return kind_if(name, "connection", 10, H1H_CONNECTION);
         return kind_if(name, "keep-alive", 10, H1H_KEEP_ALIVE);
+    case 14: return kind_if(name, "content-length", 14, H1H_CONTENT_LENGTH);
     case 15: return kind_if(name, "x-forwarded-for", 15, H1H_X_FORWARDED_FOR);
     case 16: return kind_if(name, "proxy-connection", 16, H1H_PROXY_CONNECTION);
     case 17:
@@ -164,15 +165,25 @@ bool h1_idempotent(int method)
 
 bool h1_is_hop_by_hop(const char *name, size_t len) { return kind_is_hop(h1_header_kind(name, len)); }
 
+/* Length of the "http://" or "https://" (any case) that starts an
+ * absolute-form target, or 0: only these schemes make a target absolute-form
+ * (RFC 9112 3.2.2), so "/x://y" stays an origin-form path. */
+static size_t absolute_prefix(const char *u, size_t len)
+{
+    if (len >= 7 && strncasecmp(u, "http://", 7) == 0) return 7;
+    if (len >= 8 && strncasecmp(u, "https://", 8) == 0) return 8;
+    return 0;
+}
+
 void h1_request_target(const h1_head *h, h1_target *t)
 {
     const char *u = h1_str(h, h->url);
     size_t ulen = h->url.len;
-    const char *sep = ulen > 3 ? memchr(u, ':', ulen < 8 ? ulen : 8) : NULL;
+    size_t prefix = absolute_prefix(u, ulen);
     memset(t, 0, sizeof(*t));
-    if (sep && (size_t)(sep - u) + 3 <= ulen && sep[1] == '/' && sep[2] == '/') {
+    if (prefix) {
         /* absolute-form: scheme://authority/path (RFC 9112 3.2.2) */
-        const char *a = sep + 3, *end = u + ulen, *p = a;
+        const char *a = u + prefix, *end = u + ulen, *p = a;
         while (p < end && *p != '/' && *p != '?') p++;
         const char *at = memchr(a, '@', (size_t)(p - a));
         if (at) a = at + 1;
@@ -296,17 +307,56 @@ static int on_header_value_complete(llhttp_t *ll)
     return 0;
 }
 
+/* Why the request-target is not one we serve, or NULL (RFC 9112 3.2):
+ * origin-form, absolute-form with an http(s) scheme and a host, or "*" for
+ * OPTIONS. Whitespace and control bytes are refused whatever llhttp let
+ * through (it passes HTAB and FF): forwarded raw, they would split the
+ * request line differently upstream. */
+static const char *target_problem(const h1_head *h)
+{
+    const unsigned char *u = (const unsigned char *)h1_str(h, h->url);
+    size_t n = h->url.len;
+    for (size_t i = 0; i < n; i++)
+        if (u[i] <= ' ' || u[i] == 0x7f) return "whitespace or control byte in the request-target";
+    if (n && u[0] == '/') return NULL;
+    if (n == 1 && u[0] == '*' && h->method == HTTP_OPTIONS) return NULL;
+    if (absolute_prefix((const char *)u, n) == 0) return "invalid request-target";
+    h1_target t;
+    h1_request_target(h, &t);
+    return t.host_len ? NULL : "no host in the absolute-form request-target";
+}
+
+/* Whether the Transfer-Encoding fields, taken together, are exactly one
+ * "chunked": the only coding the gateway forwards (it rewrites the field). */
+static bool te_is_chunked_only(const h1_head *h)
+{
+    int seen = 0;
+    for (int i = 0; i < h->nhdr; i++) {
+        if (h->hdr[i].kind != H1H_TRANSFER_ENCODING) continue;
+        if (++seen > 1) return false;
+        if (!str_eq_nocase(h1_str(h, h->hdr[i].value), h->hdr[i].value.len, "chunked"))
+            return false;
+    }
+    return seen == 1;
+}
+
 /* Request rules llhttp leaves to us (RFC 9112 3.2, 6.1; RFC 9110 10.1.1). */
 static int validate_request(h1_parser *p)
 {
     h1_head *h = &p->head;
     if (h->major != 1) return fail(p, 505, "HTTP version not supported");
     if (h->method == HTTP_CONNECT) return fail(p, 501, "CONNECT is not supported");
+    const char *bad_target = target_problem(h);
+    if (bad_target) return fail(p, 400, bad_target);
     int hosts = count_of(h, H1H_HOST);
     if (hosts > 1) return fail(p, 400, "more than one Host header");
     if (hosts == 0 && h->minor >= 1) return fail(p, 400, "missing Host header");
     if (h->minor == 0 && count_of(h, H1H_TRANSFER_ENCODING))
         return fail(p, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    /* chunked last but other codings too ("gzip, chunked"): a coding we do
+     * not implement (RFC 9112 6.1); chunked not last is llhttp's 400 */
+    if (h->chunked && !te_is_chunked_only(h))
+        return fail(p, 501, "Transfer-Encoding other than chunked");
     if (h->has_length && p->lim.max_body_bytes && h->content_length > p->lim.max_body_bytes)
         return fail(p, 413, "request body too large");
     const h1_header *e = first_of(h, H1H_EXPECT);
@@ -340,7 +390,16 @@ static int on_headers_complete(llhttp_t *ll)
             fail(p, 502, "invalid status line");
             return -1;
         }
-        if (p->skip_body) return 1; /* response to HEAD: no body follows */
+        /* No body, whatever Content-Length or Transfer-Encoding say: a
+         * response to HEAD, 1xx, 204 and 304 (RFC 9112 6.3). Reading one
+         * would take the next response's bytes (or wait for bytes that never come). */
+        if (p->skip_body || h->status < 200 || h->status == 204 || h->status == 304) return 1;
+        /* a coding other than chunked would reach the client undeclared (the
+         * field is rewritten) or make the body close-delimited */
+        if (count_of(h, H1H_TRANSFER_ENCODING) && !te_is_chunked_only(h)) {
+            fail(p, 502, "Transfer-Encoding other than chunked");
+            return -1;
+        }
     }
     return HPE_PAUSED;
 }
@@ -352,6 +411,41 @@ static int on_body(llhttp_t *ll, const char *at, size_t len)
     if (p->lim.max_body_bytes && p->body_bytes > p->lim.max_body_bytes)
         return fail(p, 413, "request body too large");
     if (p->body_out) buf_append(p->body_out, at, len);
+    if (p->chunked_out && p->head.chunked) buf_append(p->chunked_out, at, len);
+    return 0;
+}
+
+/* Put "<size in hex>\r\n". */
+static void put_chunk_size(buf *out, uint64_t size)
+{
+    char hex[18];
+    int n = 0;
+    do {
+        hex[sizeof(hex) - 3 - n++] = "0123456789abcdef"[size & 15];
+        size >>= 4;
+    } while (size);
+    hex[sizeof(hex) - 2] = '\r';
+    hex[sizeof(hex) - 1] = '\n';
+    buf_append(out, hex + sizeof(hex) - 2 - n, (size_t)n + 2);
+}
+
+/* Chunk framing for chunked_out (see h1_feed): a size line per data chunk
+ * (extensions left out), CRLF after its data, the last chunk without trailers. */
+static int on_chunk_header(llhttp_t *ll)
+{
+    h1_parser *p = P(ll);
+    p->last_chunk = ll->content_length == 0;
+    if (p->chunked_out && !p->last_chunk) put_chunk_size(p->chunked_out, ll->content_length);
+    return 0;
+}
+
+static int on_chunk_complete(llhttp_t *ll)
+{
+    h1_parser *p = P(ll);
+    if (p->chunked_out) {
+        if (p->last_chunk) buf_append(p->chunked_out, "0\r\n\r\n", 5);
+        else buf_append(p->chunked_out, "\r\n", 2);
+    }
     return 0;
 }
 
@@ -370,6 +464,8 @@ static const llhttp_settings_t g_settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
+    .on_chunk_complete = on_chunk_complete,
     .on_message_complete = on_message_complete,
 };
 
@@ -436,17 +532,25 @@ static h1_ev ll_error(h1_parser *p, llhttp_errno_t err)
     return error(p, status, why ? why : llhttp_errno_name(err));
 }
 
-/* obs-fold and whitespace before the first header: a head line that starts
- * with SP or HTAB (RFC 9112 5.2, 2.2) is rejected, whatever llhttp makes of it. */
-static bool scan_folds(h1_parser *p, const char *d, size_t n)
+/* Line rules llhttp 8 does not enforce, over head bytes d[0..n); returns why
+ * they are broken, or NULL. obs-fold and whitespace before the first header:
+ * a head line that starts with SP or HTAB (RFC 9112 5.2, 2.2). In requests,
+ * an LF without a CR before it: RFC 9112 2.2 lets a server accept a bare LF,
+ * but llhttp takes it only in the request line (no lenient flag turns that
+ * off), and a next hop that does not would see different lines. */
+static const char *scan_lines(h1_parser *p, const char *d, size_t n)
 {
-    if (n == 0) return true;
-    if (p->after_lf && is_ows(d[0]) && p->head_bytes > 0) return false;
+    if (n == 0) return NULL;
+    if (p->after_lf && is_ows(d[0]) && p->head_bytes > 0) return "obsolete line folding";
     const char *end = d + n, *lf = d;
-    while ((lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL && ++lf < end)
-        if (is_ows(*lf)) return false;
+    while ((lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL) {
+        char before = lf > d ? lf[-1] : p->last_byte;
+        if (before != '\r' && p->kind == H1_REQUEST) return "bare LF in the request head";
+        if (++lf < end && is_ows(*lf)) return "obsolete line folding";
+    }
     p->after_lf = end[-1] == '\n';
-    return true;
+    p->last_byte = end[-1];
+    return NULL;
 }
 
 /* Run llhttp over d[0..n); returns its errno and the bytes it consumed. */
@@ -499,7 +603,8 @@ static h1_ev feed_head(h1_parser *p, const char *data, size_t len, size_t *used)
     if (n) buf_append(&p->head.store, data, n);
     llhttp_errno_t err = run(p, data, n, used);
     p->head.store.len = p->raw_off + *used;
-    if (!scan_folds(p, data, *used)) return error(p, 400, "obsolete line folding");
+    const char *bad_line = scan_lines(p, data, *used);
+    if (bad_line) return error(p, 400, bad_line);
     p->head_bytes += *used;
     if (err == HPE_PAUSED && p->ev_head) return head_complete(p);
     if (err != HPE_OK) return ll_error(p, err);
@@ -532,6 +637,8 @@ h1_ev h1_feed(h1_parser *p, const char *data, size_t len, size_t *used)
         p->body_bytes = 0;
         p->last_cb = CB_NONE;
         p->after_lf = true;
+        p->last_byte = 0;
+        p->last_chunk = false;
     }
     switch (p->state) {
     case H1S_HEAD: return feed_head(p, data, len, used);
@@ -654,11 +761,37 @@ static void put_via(buf *out, const h1_head *h)
     put_joined(out, h, H1H_VIA, "Via", 3, via, sizeof(via) - 1);
 }
 
-/* Whether header x is dropped when forwarding (hop-by-hop or ours to set). */
+/* Whether header x is dropped when forwarding: hop-by-hop, listed in
+ * Connection, or ours to set. Framing headers (Content-Length,
+ * Transfer-Encoding) are always dropped and written from the parsed head, so
+ * Connection cannot take the framing away from a body that is forwarded
+ * anyway (request smuggling); Connection cannot remove Host either. */
 static bool dropped(const h1_head *h, const h1_header *x, const conn_tokens *t)
 {
-    return kind_is_hop(x->kind) || x->kind == H1H_VIA ||
-           (t->n && listed(t, h1_str(h, x->name), x->name.len));
+    return kind_is_hop(x->kind) || x->kind == H1H_VIA || x->kind == H1H_CONTENT_LENGTH ||
+           (t->n && x->kind != H1H_HOST && listed(t, h1_str(h, x->name), x->name.len));
+}
+
+/* "Content-Length: n\r\n" without printf. */
+static void put_content_length(buf *out, uint64_t n)
+{
+    char digits[20];
+    int k = 0;
+    do {
+        digits[sizeof(digits) - 1 - k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    put_header(out, "Content-Length", 14, digits + sizeof(digits) - k, (size_t)k);
+}
+
+/* The framing headers of a message that may have a body, from the parsed head. */
+static void put_framing(buf *out, const h1_head *h, bool dechunk)
+{
+    if (h->chunked) {
+        if (!dechunk) PUT_LIT(out, "Transfer-Encoding: chunked\r\n");
+    } else if (h->has_length) {
+        put_content_length(out, h->content_length);
+    }
 }
 
 /* Whether a request header is left out upstream: dropped, or one the gateway sets. */
@@ -700,7 +833,7 @@ void h1_write_request(const h1_head *h, const h1_fwd_req *o, buf *out)
         size_t hl = absolute && tg.host_len ? tg.host_len : strlen(o->host);
         put_header(out, "Host", 4, host, hl);
     }
-    if (h->chunked) PUT_LIT(out, "Transfer-Encoding: chunked\r\n");
+    put_framing(out, h, false);
     put_joined(out, h, H1H_X_FORWARDED_FOR, "X-Forwarded-For", 15, o->client_ip,
                strlen(o->client_ip));
     put_header(out, "X-Forwarded-Proto", 17, o->proto, strlen(o->proto));
@@ -735,7 +868,7 @@ void h1_write_response(const h1_head *h, const h1_fwd_resp *o, buf *out)
         if (dropped(h, x, &t)) continue;
         put_header(out, h1_str(h, x->name), x->name.len, h1_str(h, x->value), x->value.len);
     }
-    if (h->chunked && !o->dechunk) PUT_LIT(out, "Transfer-Encoding: chunked\r\n");
+    if (h->status >= 200 && h->status != 204) put_framing(out, h, o->dechunk);
     put_via(out, h);
     if (o->close) PUT_LIT(out, "Connection: close\r\n");
     else if (o->keep_alive_10) PUT_LIT(out, "Connection: keep-alive\r\n");

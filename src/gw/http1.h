@@ -34,6 +34,8 @@ enum h1_hdr_kind {
     H1H_CONNECTION, H1H_KEEP_ALIVE, H1H_PROXY_CONNECTION, H1H_TE, H1H_TRAILER, H1H_UPGRADE,
     H1H_TRANSFER_ENCODING,
     H1H_HOST, H1H_VIA, H1H_X_FORWARDED_FOR, H1H_X_FORWARDED_PROTO, H1H_EXPECT, H1H_COOKIE,
+    /* framing: never forwarded as received, written from the parsed length */
+    H1H_CONTENT_LENGTH,
 };
 
 typedef struct h1_header {
@@ -121,7 +123,10 @@ typedef struct h1_parser {
     uint64_t head_bytes;      /* bytes of the current head consumed so far */
     uint64_t body_bytes;      /* decoded body bytes of the current message */
     bool skip_body;           /* responses: the request was HEAD (no body follows) */
+    bool last_chunk;          /* the chunk being read is the last one (size 0) */
+    char last_byte;           /* the last head byte scanned (bare-LF check across reads) */
     buf *body_out;            /* when set, decoded body bytes are appended here */
+    buf *chunked_out;         /* when set, a chunked body is re-framed here: see h1_feed */
     int err_status;           /* H1_ERROR: the status to answer (requests) */
     const char *err_reason;   /* H1_ERROR: static text for logs and the error body */
     const char *raw_base;     /* the bytes llhttp runs over now ... */
@@ -142,7 +147,13 @@ void h1_parser_reset(h1_parser *p);
  *   H1_DONE   data[0..*used) end the message; the next feed starts the next one
  *   H1_ERROR  malformed or over a limit: err_status and err_reason say which
  * The caller forwards raw body bytes as they are (llhttp validated framing),
- * or, with p->body_out set, takes the decoded body from there. */
+ * or, with p->body_out set, takes the decoded body from there. With
+ * p->chunked_out set, a chunked body is also written there re-framed: the
+ * chunk sizes as received, chunk extensions and trailer fields left out, and
+ * the last chunk as "0\r\n\r\n" — what a proxy forwards instead of the raw
+ * bytes, so that nothing but framing it wrote itself reaches the next hop.
+ * Responses to HEAD (skip_body) and with status 1xx, 204 or 304 have no body
+ * whatever their framing headers say (RFC 9112 6.3). */
 h1_ev h1_feed(h1_parser *p, const char *data, size_t len, size_t *used);
 /* The peer closed: completes a close-delimited body (H1_DONE) or fails. */
 h1_ev h1_finish(h1_parser *p);
@@ -162,9 +173,11 @@ typedef struct h1_fwd_req {
 
 /* Write the upstream request head: "METHOD origin-path HTTP/1.1", headers
  * without hop-by-hop ones (Connection and what it lists, Keep-Alive,
- * Proxy-Connection, TE, Trailer, Upgrade), Transfer-Encoding: chunked when
- * the body is chunked, X-Forwarded-For with the client appended,
- * X-Forwarded-Proto replaced, Via: 1.1 halo appended. */
+ * Proxy-Connection, TE, Trailer, Upgrade), the framing from the parsed head
+ * (Content-Length: n or Transfer-Encoding: chunked; the received framing
+ * headers are never copied, and Connection cannot remove them or Host),
+ * X-Forwarded-For with the client appended, X-Forwarded-Proto replaced,
+ * Via: 1.1 halo appended. */
 void h1_write_request(const h1_head *h, const h1_fwd_req *o, buf *out);
 
 /* How to forward a response to the client. */
@@ -175,7 +188,9 @@ typedef struct h1_fwd_resp {
 } h1_fwd_resp;
 
 /* Write the client response head: "HTTP/1.1 status reason", headers without
- * hop-by-hop ones, Transfer-Encoding: chunked kept unless dechunked, Via added. */
+ * hop-by-hop ones, the framing from the parsed head (Content-Length: n, or
+ * Transfer-Encoding: chunked unless dechunked; neither for 1xx and 204,
+ * RFC 9110 8.6, 6.1), Via added. */
 void h1_write_response(const h1_head *h, const h1_fwd_resp *o, buf *out);
 
 /* A complete error response with a short text body: "<status> <reason>: detail".

@@ -63,10 +63,12 @@ typedef struct gw_exch {
     gw_upconn *up;
     int phase;
     buf replay;                    /* body bytes forwarded so far (up to GW_REPLAY_MAX) */
+    buf chunked;                   /* a chunked request body re-framed (h1_feed), to send */
     bool replay_lost;              /* forwarded body bytes not in replay: no retry */
     bool req_done;                 /* the whole request went to the upstream */
     bool continue_sent;            /* we answered Expect: 100-continue */
     bool up_broken;                /* a write to the upstream failed: wait for its reply or end */
+    bool up_wrote;                 /* this attempt handed the upstream socket a byte */
     bool resp_any;                 /* this attempt received a byte from the upstream */
     bool resp_head_done;           /* the final response head arrived */
     bool resp_started;             /* response bytes went to the client */
@@ -554,6 +556,7 @@ static void ex_attempt(gw_conn *c, bool fresh)
     ex->ep = ep;
     ex->attempts++;
     ex->up_broken = false;
+    ex->up_wrote = false;
     ex->resp_any = false;
     ex->resp_head_done = false;
     h1_parser_reset(&ex->resp);
@@ -567,7 +570,7 @@ static void ex_attempt(gw_conn *c, bool fresh)
     int rc = pool_acquire(&ex->cl->pools[ep], c, &proxy_up_ops, fresh, &u);
     if (rc == UV_EBUSY) {
         ex_end_attempt(c, false);
-        ex_reply_error(c, 503, GW_ERR_UNAVAILABLE, "upstream connection limit reached");
+        ex_reply_error(c, 503, GW_ERR_POOL_FULL, "upstream connection pool full");
         return;
     }
     if (rc < 0) {
@@ -604,6 +607,7 @@ static void up_write(gw_conn *c, const void *d, size_t len)
     if (ex->up_broken) return;
     int rc = pool_write(ex->up, d, len);
     if (rc < 0) up_broken(c, rc);
+    else if (len) ex->up_wrote = true;
 }
 
 static void ex_forward_body(gw_conn *c, const char *d, size_t n)
@@ -743,9 +747,12 @@ static void on_up_eof(gw_conn *c, int err)
         return;
     }
     if (!ex->resp_any && ex->up && ex->up->reused && !ex->stale_retry_done &&
-        !ex->replay_lost) {
+        !ex->replay_lost && (h1_idempotent(c->req.head.method) || !ex->up_wrote)) {
         /* A pooled connection the upstream had closed: try once more on a
-         * fresh one, without counting it against the endpoint. */
+         * fresh one, without counting it against the endpoint. Only when
+         * sending the request twice is safe: the upstream may have read it
+         * before closing (its idle timeout racing our reuse), so a POST that
+         * reached the socket is not sent again (nginx does the same). */
         ex->stale_retry_done = true;
         gw_count(&c->w->stats.stale_conn_retries, 1);
         ex_end_attempt(c, false);
@@ -898,14 +905,19 @@ static size_t conn_consume(gw_conn *c, const char *d, size_t n)
     switch (ev) {
     case H1_BODY:
     case H1_DONE: {
-        keep_for_replay(c, d, used);
+        /* a chunked body goes up re-framed, without extensions or trailers */
+        const char *fwd = c->req.head.chunked ? ex->chunked.data : d;
+        size_t fwd_len = c->req.head.chunked ? ex->chunked.len : used;
+        keep_for_replay(c, fwd, fwd_len);
         gw_upconn *u = ex->up;
-        up_write(c, d, used);
+        up_write(c, fwd, fwd_len);
+        buf_reset(&ex->chunked);
         if (c->closing || !ex->active || ex->up != u) return used; /* the attempt failed */
         if (ev == H1_DONE) ex_request_sent(c);
         return used;
     }
     case H1_ERROR: {
+        buf_reset(&ex->chunked);
         int status = c->req.err_status == 413 ? 413 : 400;
         c->close_after = true;
         ex_end_attempt(c, false);
@@ -1064,6 +1076,7 @@ static void on_handle_closed(uv_handle_t *h)
     h1_parser_free(&c->ex.resp);
     buf_free(&c->ex.out);
     buf_free(&c->ex.replay);
+    buf_free(&c->ex.chunked);
     buf_free(&c->cork);
     buf_free(&c->pending);
     hfree(c);
@@ -1096,6 +1109,8 @@ static void conn_init(gw_conn *c)
     h1_limits lim = {(uint64_t)l->max_header_bytes, (uint64_t)l->max_url_bytes,
                      (uint64_t)l->max_body_bytes};
     h1_parser_init(&c->req, H1_REQUEST, &lim);
+    buf_init(&c->ex.chunked);
+    c->req.chunked_out = &c->ex.chunked;
     h1_limits rlim = {H1_MAX_RESPONSE_HEAD, 0, 0};
     h1_parser_init(&c->ex.resp, H1_RESPONSE, &rlim);
     buf_init(&c->ex.out);

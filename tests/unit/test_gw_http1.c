@@ -41,6 +41,10 @@ static int status_of(const char *req, size_t len, const h1_limits *lim)
 
 #define STATUS(lit) status_of(lit, sizeof(lit) - 1, NULL)
 
+static h1_parser *parse_req(const char *s);
+static void free_req(h1_parser *p);
+static bool contains(const buf *b, const char *s);
+
 static bool value_is(const h1_head *h, const char *name, const char *want)
 {
     size_t len;
@@ -186,6 +190,49 @@ static void test_smuggling_vectors(void)
     CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\nX: b\r\n\r\n"), 400);
     CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb: c\r\n\r\n"), 400);
     CHECK_EQ_INT(STATUS("GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    /* bare LF anywhere in a request head, the request line included */
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET / HTTP/1.1\r\nHost: h\r\n\n"), 400);
+    CHECK_EQ_INT(STATUS("GET /s HTTP/1.1\nHost: x\nX: y\n\n"), 400);
+    /* whitespace and control bytes in the request-target (llhttp passes HTAB, FF) */
+    CHECK_EQ_INT(STATUS("GET /a\tb HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET /a\fb HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    /* codings other than exactly one "chunked": 501 (RFC 9112 6.1) */
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n"
+                        "\r\n0\r\n\r\n"), 501);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 501);
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n"
+                        "\r\n0\r\n\r\n"), 400); /* llhttp: chunked twice is not chunked last */
+    CHECK_EQ_INT(STATUS("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked \r\n"
+                        "\r\n0\r\n\r\n"), 0);
+}
+
+/* Which targets are absolute-form, and which forms are served at all. */
+static void test_request_target_forms(void)
+{
+    /* "://" inside an origin-form path is a path (it used to route by "admin.internal") */
+    h1_parser *p = parse_req("GET /x://admin.internal/ HTTP/1.1\r\nHost: www.example\r\n\r\n");
+    h1_target t;
+    h1_request_target(&p->head, &t);
+    CHECK_MEM(t.host, t.host_len, "www.example");
+    CHECK_MEM(t.path, t.path_len, "/x://admin.internal/");
+    free_req(p);
+    p = parse_req("GET HTTPS://Example.org?q HTTP/1.1\r\nHost: other\r\n\r\n");
+    h1_request_target(&p->head, &t);
+    CHECK_MEM(t.host, t.host_len, "Example.org");
+    CHECK_MEM(t.path, t.path_len, "?q");
+    free_req(p);
+    CHECK_EQ_INT(STATUS("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+    CHECK_EQ_INT(STATUS("GET * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET ftp://admin.internal/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET x://admin.internal/ HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET admin HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    /* an absolute-form target without a host would send an empty Host upstream */
+    CHECK_EQ_INT(STATUS("GET http:///p HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET http://u@/p HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    CHECK_EQ_INT(STATUS("GET http://h/p HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
 }
 
 static void test_request_rules(void)
@@ -339,6 +386,93 @@ static void test_rewrite_request(void)
     buf_free(&out);
 }
 
+/* The framing upstream comes from the parsed head: a Connection header
+ * naming Content-Length (or Host, Transfer-Encoding) changes nothing. The
+ * body of the first request below used to go up without its length, so the
+ * upstream read it as a second request. */
+static void test_rewrite_framing(void)
+{
+    h1_fwd_req o = {.client_ip = "192.0.2.7", .proto = "http", .host = "10.1.1.1:80"};
+    buf out;
+    buf_init(&out);
+    h1_parser *p = parse_req("POST /innocent HTTP/1.1\r\nHost: x\r\nConnection: content-length\r\n"
+                             "Content-Length: 41\r\n\r\n");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "\r\nContent-Length: 41\r\n"));
+    CHECK(contains(&out, "\r\nHost: x\r\n"));
+    free_req(p);
+    buf_reset(&out);
+    p = parse_req("POST / HTTP/1.1\r\nHost: x\r\nConnection: Host, transfer-encoding, Content-Length\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "\r\nHost: x\r\n"));
+    CHECK(contains(&out, "\r\nTransfer-Encoding: chunked\r\n"));
+    CHECK(!contains(&out, "Content-Length"));
+    CHECK(!contains(&out, "10.1.1.1"));
+    free_req(p);
+    buf_reset(&out);
+    /* the length is written once, as parsed: 0 stays, odd spellings do not pass */
+    p = parse_req("PUT / HTTP/1.1\r\nHost: x\r\ncontent-LENGTH: 007\r\n\r\n");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "\r\nContent-Length: 7\r\n"));
+    CHECK(!contains(&out, "007"));
+    free_req(p);
+    buf_reset(&out);
+    p = parse_req("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "\r\nContent-Length: 0\r\n"));
+    free_req(p);
+    buf_reset(&out);
+    p = parse_req("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    h1_write_request(&p->head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(!contains(&out, "Content-Length") && !contains(&out, "Transfer-Encoding"));
+    free_req(p);
+    buf_free(&out);
+}
+
+/* A chunked request body re-framed for the upstream: sizes kept, chunk
+ * extensions and trailer fields (framing names among them) left out; the same
+ * whether it arrives at once or byte by byte. */
+static void test_request_rechunk(void)
+{
+    const char head[] = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char body[] = "5;ext=1\r\nhello\r\n1A\r\n abcdefghijklmnopqrstuvwxy\r\n"
+                        "0;x=y\r\nContent-Length: 5\r\nX-T: v\r\n\r\n";
+    const char want[] = "5\r\nhello\r\n1a\r\n abcdefghijklmnopqrstuvwxy\r\n0\r\n\r\n";
+    for (int step = 0; step < 2; step++) {
+        h1_parser p;
+        h1_parser_init(&p, H1_REQUEST, &LIM);
+        buf fwd;
+        buf_init(&fwd);
+        p.chunked_out = &fwd;
+        size_t used;
+        CHECK_EQ_INT(h1_feed(&p, head, sizeof(head) - 1, &used), H1_HEAD);
+        size_t off = 0;
+        h1_ev ev = H1_AGAIN;
+        while (off < sizeof(body) - 1 && ev != H1_DONE && ev != H1_ERROR) {
+            size_t n = step ? 1 : sizeof(body) - 1 - off;
+            ev = h1_feed(&p, body + off, n, &used);
+            off += used;
+        }
+        CHECK_EQ_INT(ev, H1_DONE);
+        CHECK_EQ_INT(off, sizeof(body) - 1);
+        CHECK_MEM(fwd.data, fwd.len, want);
+        /* a Content-Length body is not copied */
+        buf_reset(&fwd);
+        const char cl[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+        CHECK_EQ_INT(h1_feed(&p, cl, sizeof(cl) - 1, &used), H1_HEAD);
+        CHECK_EQ_INT(h1_feed(&p, cl + used, sizeof(cl) - 1 - used, &used), H1_DONE);
+        CHECK_EQ_INT(fwd.len, 0);
+        buf_free(&fwd);
+        h1_parser_free(&p);
+    }
+}
+
 static void test_cookie(void)
 {
     h1_parser *p = parse_req("GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1; sid=xyz; b=2\r\n"
@@ -456,6 +590,95 @@ static void test_response_framing(void)
     h1_parser_free(&p);
 }
 
+/* Parse one response head (no body follows it); returns the bytes used. */
+static size_t parse_resp(h1_parser *p, const char *r, size_t len)
+{
+    h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
+    h1_parser_init(p, H1_RESPONSE, &rl);
+    size_t used;
+    CHECK_EQ_INT(h1_feed(p, r, len, &used), H1_HEAD);
+    return used;
+}
+
+/* 1xx, 204 and 304 have no body whatever their framing says (RFC 9112 6.3):
+ * reading one hung the connection (304 + length, no body) or passed the bytes
+ * of what followed to the client (204 + length + body). */
+static void test_response_no_body_statuses(void)
+{
+    h1_parser p;
+    buf out;
+    buf_init(&out);
+    h1_fwd_resp o = {0};
+    const char nm[] = "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"x\"\r\n\r\n";
+    CHECK_EQ_INT(parse_resp(&p, nm, sizeof(nm) - 1), sizeof(nm) - 1);
+    CHECK(h1_done(&p));
+    CHECK(p.head.keep_alive);
+    h1_write_response(&p.head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "\r\nContent-Length: 1234\r\n")); /* the representation's, allowed */
+    h1_parser_free(&p);
+    const char nc[] = "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello";
+    CHECK_EQ_INT(parse_resp(&p, nc, sizeof(nc) - 1), sizeof(nc) - 1 - 5);
+    CHECK(h1_done(&p));
+    buf_reset(&out);
+    h1_write_response(&p.head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(!contains(&out, "Content-Length"));
+    /* what follows is read as the next response: garbage */
+    size_t used;
+    CHECK_EQ_INT(h1_feed(&p, "hello", 5, &used), H1_ERROR);
+    h1_parser_free(&p);
+    const char te[] = "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n";
+    CHECK_EQ_INT(parse_resp(&p, te, sizeof(te) - 1), sizeof(te) - 1);
+    CHECK(h1_done(&p));
+    buf_reset(&out);
+    h1_write_response(&p.head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(!contains(&out, "Transfer-Encoding"));
+    h1_parser_free(&p);
+    const char info[] = "HTTP/1.1 103 Early Hints\r\nContent-Length: 3\r\nLink: </a>\r\n\r\n"
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    size_t off = parse_resp(&p, info, sizeof(info) - 1);
+    CHECK(h1_done(&p) && p.head.status == 103);
+    buf_reset(&out);
+    h1_write_response(&p.head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(!contains(&out, "Content-Length"));
+    CHECK_EQ_INT(h1_feed(&p, info + off, sizeof(info) - 1 - off, &used), H1_HEAD);
+    CHECK_EQ_INT(p.head.status, 200);
+    h1_parser_free(&p);
+    buf_free(&out);
+}
+
+/* The client's framing comes from the parsed head: Connection naming
+ * Content-Length cannot strip it from a kept-alive response. */
+static void test_response_framing_rewritten(void)
+{
+    h1_parser p;
+    buf out;
+    buf_init(&out);
+    h1_fwd_resp o = {0};
+    const char r[] = "HTTP/1.1 200 OK\r\nConnection: content-length, transfer-encoding\r\n"
+                     "Content-Length: 5\r\n\r\nhello";
+    parse_resp(&p, r, sizeof(r) - 1);
+    h1_write_response(&p.head, &o, &out);
+    buf_append(&out, "", 1);
+    CHECK(contains(&out, "\r\nContent-Length: 5\r\n"));
+    CHECK(!contains(&out, "Connection"));
+    h1_parser_free(&p);
+    /* codings other than chunked are refused, not forwarded undeclared */
+    h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
+    const char *bad[] = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc"};
+    for (int i = 0; i < 2; i++) {
+        h1_parser_init(&p, H1_RESPONSE, &rl);
+        CHECK_EQ_INT(feed_all(&p, bad[i], strlen(bad[i]), NULL), H1_ERROR);
+        CHECK_EQ_INT(p.err_status, 502);
+        h1_parser_free(&p);
+    }
+    buf_free(&out);
+}
+
 static void test_response_garbage(void)
 {
     h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
@@ -541,7 +764,8 @@ static void test_header_kinds(void)
         /* same lengths, other names */
         {"Date", H1H_OTHER}, {"hose", H1H_OTHER}, {"Vie", H1H_OTHER}, {"tf", H1H_OTHER},
         {"Server", H1H_OTHER}, {"cookie2", H1H_OTHER}, {"Connexion", H1H_OTHER},
-        {"Content-Length", H1H_OTHER}, {"x-forwarded-foo", H1H_OTHER},
+        {"Content-Length", H1H_CONTENT_LENGTH}, {"content-lengths", H1H_OTHER},
+        {"content-lengtx", H1H_OTHER}, {"x-forwarded-foo", H1H_OTHER},
         {"transfer-encodinG", H1H_TRANSFER_ENCODING}, {"x-forwarded-protx", H1H_OTHER},
         {"", H1H_OTHER}, {"hosts", H1H_OTHER}, {"@ost", H1H_OTHER},
     };
@@ -604,11 +828,16 @@ int main(void)
     RUN(test_request_rules);
     RUN(test_limits);
     RUN(test_http10_keepalive);
+    RUN(test_request_target_forms);
     RUN(test_rewrite_request);
+    RUN(test_rewrite_framing);
+    RUN(test_request_rechunk);
     RUN(test_cookie);
     RUN(test_response_basic);
     RUN(test_response_dechunk);
     RUN(test_response_framing);
+    RUN(test_response_no_body_statuses);
+    RUN(test_response_framing_rewritten);
     RUN(test_response_garbage);
     RUN(test_error_response);
     RUN(test_accesslog_format);
