@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* What a stream parsed into, to compare whole and piecewise feeding. */
 typedef struct trace {
@@ -28,6 +29,97 @@ static void check_rewrite(const h1_head *h)
         if (out.data[i] == '\r' && out.data[i + 1] != '\n') abort();
     }
     buf_free(&out);
+}
+
+static int count_fields(const buf *b, const char *name)
+{
+    int k = 0;
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n <= b->len; i++) k += strncasecmp(b->data + i, name, n) == 0;
+    return k;
+}
+
+/* Framing comes from the parsed head, never from the client's fields: at most
+ * one of Content-Length / Transfer-Encoding, matching the parse, and one Host. */
+static void check_framing(const h1_head *h)
+{
+    buf out;
+    buf_init(&out);
+    h1_fwd_req o = {.client_ip = "192.0.2.1", .proto = "http", .host = "10.0.0.1:80"};
+    h1_write_request(h, &o, &out);
+    int cl = count_fields(&out, "\r\ncontent-length:");
+    int te = count_fields(&out, "\r\ntransfer-encoding:");
+    if (cl > 1 || te > 1 || (cl && te)) abort();
+    if (h->chunked != (te == 1)) abort();
+    if (!h->chunked && h->has_length != (cl == 1)) abort();
+    if (count_fields(&out, "\r\nhost:") != 1) abort();
+    buf_free(&out);
+}
+
+/* A re-chunked body (chunked_out) is strict chunked framing of exactly the
+ * decoded body: hex sizes, no extensions, no trailers, one last chunk. */
+static void check_rechunked(const buf *c, const buf *dec)
+{
+    size_t i = 0, o = 0;
+    for (;;) {
+        uint64_t n = 0;
+        size_t start = i;
+        while (i < c->len && ((c->data[i] >= '0' && c->data[i] <= '9') ||
+                              (c->data[i] >= 'a' && c->data[i] <= 'f'))) {
+            n = n * 16 + (uint64_t)(c->data[i] <= '9' ? c->data[i] - '0' : c->data[i] - 'a' + 10);
+            i++;
+        }
+        if (i == start || i + 2 > c->len || c->data[i] != '\r' || c->data[i + 1] != '\n') abort();
+        i += 2;
+        if (n == 0) {
+            if (i + 2 != c->len || c->data[i] != '\r' || c->data[i + 1] != '\n') abort();
+            break;
+        }
+        if (i + n + 2 > c->len || o + n > dec->len || memcmp(c->data + i, dec->data + o, n) != 0)
+            abort();
+        i += n;
+        o += n;
+        if (c->data[i] != '\r' || c->data[i + 1] != '\n') abort();
+        i += 2;
+    }
+    if (o != dec->len) abort();
+}
+
+/* The proxy's request-body path: decoded body and re-chunked copy per message. */
+static void run_rechunk(const char *d, size_t len, unsigned seed, const h1_limits *lim)
+{
+    h1_parser p;
+    h1_parser_init(&p, H1_REQUEST, lim);
+    buf co, dec;
+    buf_init(&co);
+    buf_init(&dec);
+    p.chunked_out = &co;
+    p.body_out = &dec;
+    size_t off = 0;
+    for (int guard = 0; guard < 100000 && off < len; guard++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t step = 1 + (seed >> 16) % 17;
+        if (step > len - off) step = len - off;
+        size_t used;
+        h1_ev ev = h1_feed(&p, d + off, step, &used);
+        off += used;
+        if (ev == H1_ERROR) break;
+        if (ev == H1_HEAD) {
+            check_framing(&p.head);
+            if (co.len || dec.len) abort();
+        }
+        if (ev == H1_DONE || (ev == H1_HEAD && h1_done(&p))) {
+            if (p.head.chunked) check_rechunked(&co, &dec);
+            else if (co.len) abort();
+            buf_reset(&co);
+            buf_reset(&dec);
+            if (!p.head.keep_alive || p.head.upgrade) break;
+        }
+        if (used == 0 && ev != H1_HEAD && ev != H1_DONE) break;
+    }
+    buf_free(&co);
+    buf_free(&dec);
+    h1_parser_free(&p);
 }
 
 /* Feed d[0..len) in steps from the seed (0: all at once) like the proxy does. */
@@ -91,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         !whole.error_status != !part.error_status || whole.url_sum != part.url_sum)
         abort();
     if (whole.error_status == 0 && whole.body_bytes != part.body_bytes) abort();
+    run_rechunk(d, len, seed, &lim);
 
     /* The same bytes as an upstream response must not crash the response side. */
     h1_limits rl = {H1_MAX_RESPONSE_HEAD, 0, 0};
