@@ -1524,3 +1524,69 @@ def ha_netns_group(ha_tmpdir, ha_topology):
         if g:
             g.stop()
         ens.stop()
+
+
+# ----------------------------------------------------------------- shared fixtures
+# Test modules use them by importing them (`from ha import zk, group`): pytest
+# finds fixtures in a test module's namespace.
+
+# Short timeouts keep failover (about one session timeout) and ISR shrinks fast.
+SESSION_MS = 1000
+REPL_TIMEOUT_MS = 500
+FAST = ["--repl-session-timeout", str(SESSION_MS), "--repl-timeout", str(REPL_TIMEOUT_MS)]
+
+
+@contextlib.contextmanager
+def healthy_group(connstr, extra, prefix="halo-hag-"):
+    """A started, healthy 3-node group with fresh data directories; on exit it
+    is stopped, its temp dir removed, and any sanitizer report in the nodes'
+    logs fails the test. Each node's state and log tail is printed (pytest
+    shows it only when the test failed)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    g = Group(d, connstr, extra=extra)
+    try:
+        g.start()
+        g.wait_healthy(30)
+        yield g
+    finally:
+        print(g.describe())
+        g.stop()
+        reports = g.sanitizer_reports()
+        shutil.rmtree(d, ignore_errors=True)
+    assert not reports, "sanitizer reports in node logs:\n%s" % reports
+
+
+@pytest.fixture(scope="module")
+def zk():
+    """One 3-member ZooKeeper ensemble for the module; every group gets its own cluster root."""
+    require_replication()
+    d = tempfile.mkdtemp(prefix="halo-hazk-")
+    ens = Ensemble(d, 3)
+    try:
+        yield ens.start()
+    finally:
+        ens.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def group(zk):
+    """A started, healthy 3-node group with FAST timeouts."""
+    with healthy_group(zk.connstr, FAST) as g:
+        yield g
+
+
+def info(node, timeout=0.5):
+    """INFO replication of node as a dict ({} when it does not answer)."""
+    r = ask(node.addr, "INFO", "replication", timeout=timeout, netns=node.netns)
+    return parse_info(r) if r is not None else {}
+
+
+def primary_only_epoch(conn):
+    """Writers' epoch_fn: the epoch of a node that is primary now (a writer
+    does not write to a node that has not taken the role yet, so no write is
+    recorded with an epoch older than the one it was acknowledged in)."""
+    fields = parse_info(conn.call("INFO", "replication"))
+    if fields.get("halo_role") != "primary":
+        raise RespError("not a primary: %s" % fields.get("halo_role"))
+    return int(fields["halo_epoch"])

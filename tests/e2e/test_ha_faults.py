@@ -17,11 +17,7 @@ import time
 import pytest
 
 import ha
-from ha import RespError, parse_info, wait_until
-
-SESSION_MS = 1000
-REPL_TIMEOUT_MS = 500
-FAST = ["--repl-session-timeout", str(SESSION_MS), "--repl-timeout", str(REPL_TIMEOUT_MS)]
+from ha import FAST, SESSION_MS, RespError, info, parse_info, primary_only_epoch, wait_until
 
 
 # ----------------------------------------------------------------- fixtures
@@ -67,22 +63,6 @@ def fg(net, request):
 
 
 # ----------------------------------------------------------------- helpers
-
-def info(node, timeout=0.5):
-    """INFO replication of node as a dict ({} when it does not answer)."""
-    r = ha.ask(node.addr, "INFO", "replication", timeout=timeout, netns=node.netns)
-    return parse_info(r) if r is not None else {}
-
-
-def primary_only_epoch(conn):
-    """Writers' epoch_fn: the epoch of a node that is primary now (a writer
-    does not write to a node that has not taken the role yet, so no write is
-    recorded with an epoch older than the one it was acknowledged in)."""
-    fields = parse_info(conn.call("INFO", "replication"))
-    if fields.get("halo_role") != "primary":
-        raise RespError("not a primary: %s" % fields.get("halo_role"))
-    return int(fields["halo_epoch"])
-
 
 def writers(g, duration, n_threads=4, prefix="w"):
     return ha.Writers(g.discoverer(), n_threads=n_threads, duration=duration, prefix=prefix,

@@ -17,53 +17,11 @@ import redis
 import redis.sentinel
 
 import ha
-from ha import RespError, parse_info, wait_until, text
+from ha import (FAST, REPL_TIMEOUT_MS, RespError, group, info, parse_info,  # noqa: F401
+                primary_only_epoch, text, wait_until, zk)  # (group, zk: pytest fixtures)
 from helpers import encode
 
-# Short timeouts keep failover (about one session timeout) and ISR shrinks fast.
-SESSION_MS = 1000
-REPL_TIMEOUT_MS = 500
-FAST = ["--repl-session-timeout", str(SESSION_MS), "--repl-timeout", str(REPL_TIMEOUT_MS)]
-
-
-# ----------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def zk():
-    """One ZooKeeper ensemble for the module; every group gets its own cluster root."""
-    ha.require_replication()
-    d = tempfile.mkdtemp(prefix="halo-hazk-")
-    ens = ha.Ensemble(d, 3)
-    try:
-        yield ens.start()
-    finally:
-        ens.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def group(zk):
-    """A started, healthy 3-node group (fresh data directories)."""
-    d = tempfile.mkdtemp(prefix="halo-hag-")
-    g = ha.Group(d, zk.connstr, extra=FAST)
-    try:
-        g.start()
-        g.wait_healthy(30)
-        yield g
-    finally:
-        # Shown by pytest only when the test failed: each node's state and log tail.
-        print(g.describe())
-        g.stop()
-        reports = g.sanitizer_reports()
-        shutil.rmtree(d, ignore_errors=True)
-    assert not reports, "sanitizer reports in node logs:\n%s" % reports
-
-
 # ----------------------------------------------------------------- helpers
-
-def info(node):
-    return parse_info(node.call("INFO", "replication"))
-
 
 def pairs(flat):
     """A flat [k, v, k, v, ...] reply as {str: str}."""
@@ -73,16 +31,6 @@ def pairs(flat):
 def wait_isr_size(group, node, n, timeout=30):
     return wait_until(lambda: group.isr_size(node) == n, timeout,
                       "%s reports halo_isr_size %d" % (node.id, n), group)
-
-
-def primary_only_epoch(conn):
-    """Writers' epoch_fn: the node's epoch, and only from a primary (a node
-    that has not yet taken the role is not written to, so no write is
-    recorded with an epoch it was not acknowledged in)."""
-    fields = parse_info(conn.call("INFO", "replication"))
-    if fields.get("halo_role") != "primary":
-        raise RespError("not a primary: %s" % fields.get("halo_role"))
-    return int(fields["halo_epoch"])
 
 
 def writers(group, duration, n_threads=4, prefix="w"):

@@ -27,21 +27,13 @@ def group():
     ha.require_replication()
     d = tempfile.mkdtemp(prefix="halo-hattl-")
     ens = ha.Ensemble(d, 1)
-    g, reports = None, {}
     try:
         ens.start()
-        g = ha.Group(d, ens.connstr, extra=ARGS)
-        g.start()
-        g.wait_healthy(30)
-        yield g
+        with ha.healthy_group(ens.connstr, ARGS, prefix="halo-hattl-g-") as g:
+            yield g
     finally:
-        if g is not None:
-            print(g.describe())  # shown by pytest only when the test failed
-            g.stop()
-            reports = g.sanitizer_reports()
         ens.stop()
         shutil.rmtree(d, ignore_errors=True)
-    assert not reports, "sanitizer reports in node logs:\n%s" % reports
 
 
 def digests(conn, *keys):

@@ -5,9 +5,7 @@ acknowledged write; the reads and writes that arrive meanwhile wait instead of
 failing; a switchover to a target that cannot catch up is abandoned and the
 old primary serves again. The pause each switchover caused is printed (a
 timing goal belongs in bench/switchover_pause.py, not here)."""
-import shutil
 import socket
-import tempfile
 import time
 
 import pytest
@@ -15,52 +13,8 @@ import redis
 import redis.sentinel
 
 import ha
-from ha import RespError, parse_info, wait_until
+from ha import RespError, group, info, primary_only_epoch, wait_until, zk  # noqa: F401 (fixtures)
 from helpers import encode
-
-SESSION_MS = 1000
-REPL_TIMEOUT_MS = 500
-FAST = ["--repl-session-timeout", str(SESSION_MS), "--repl-timeout", str(REPL_TIMEOUT_MS)]
-
-
-@pytest.fixture(scope="module")
-def zk():
-    ha.require_replication()
-    d = tempfile.mkdtemp(prefix="halo-swzk-")
-    ens = ha.Ensemble(d, 3)
-    try:
-        yield ens.start()
-    finally:
-        ens.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def group(zk):
-    d = tempfile.mkdtemp(prefix="halo-swg-")
-    g = ha.Group(d, zk.connstr, extra=FAST)
-    try:
-        g.start()
-        g.wait_healthy(30)
-        yield g
-    finally:
-        print(g.describe())
-        g.stop()
-        reports = g.sanitizer_reports()
-        shutil.rmtree(d, ignore_errors=True)
-    assert not reports, "sanitizer reports in node logs:\n%s" % reports
-
-
-def info(node):
-    return parse_info(node.call("INFO", "replication"))
-
-
-def primary_only_epoch(conn):
-    fields = parse_info(conn.call("INFO", "replication"))
-    if fields.get("halo_role") != "primary":
-        raise RespError("not a primary: %s" % fields.get("halo_role"))
-    return int(fields["halo_epoch"])
-
 
 def writers(group, duration):
     return ha.Writers(group.discoverer(), n_threads=4, duration=duration, prefix="sw",
