@@ -214,15 +214,13 @@ def metric(text_, line_start):
 def test_replication_metrics(zk):
     """The Prometheus endpoint reports role, epoch, in-sync set size, log
     offsets and each replica's lag, on the primary and on a replica."""
-    d = tempfile.mkdtemp(prefix="halo-hagm-")
-    g = ha.Group(d, zk.connstr, extra=FAST)
     mports = {}
-    for nd in g.nodes:
-        mports[nd.id] = ha.free_port()
-        nd.args += ["--metrics-port", str(mports[nd.id])]
-    try:
-        g.start()
-        g.wait_healthy(30)
+
+    def add_metrics_ports(g):
+        for nd in g.nodes:
+            mports[nd.id] = ha.free_port()
+            nd.args += ["--metrics-port", str(mports[nd.id])]
+    with ha.healthy_group(zk.connstr, FAST, prefix="halo-hagm-", setup=add_metrics_ports) as g:
         p = g.wait_primary()
         assert p.client().set("m", "1")
         wait_until(lambda: info(p)["halo_commit_offset"] == info(p)["master_repl_offset"], 10,
@@ -241,12 +239,6 @@ def test_replication_metrics(zk):
         rm = scrape(mports[r.id])
         assert metric(rm, 'halo_repl_role{role="replica"}') == 1
         assert metric(rm, "halo_repl_offset_bytes") == end
-    finally:
-        print(g.describe())
-        g.stop()
-        reports = g.sanitizer_reports()
-        shutil.rmtree(d, ignore_errors=True)
-    assert not reports, "sanitizer reports in node logs:\n%s" % reports
 
 
 # ----------------------------------------------------------------- 2. redis-py Sentinel
