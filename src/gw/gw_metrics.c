@@ -263,15 +263,20 @@ static void route_responses(const gw_metrics_src *s, buf *b, buf *l, buf *tmp)
     }
 }
 
+/* Plain (not cumulative) bucket counts and the sum in µs of one series. */
+typedef struct hist {
+    uint64_t counts[GW_LATENCY_BUCKETS + 1];
+    uint64_t sum_us;
+} hist;
+
 /* One labelled histogram series: cumulative buckets in seconds, _sum, _count. */
-static void route_histogram(const gw_metrics_src *s, int r, buf *b, buf *l, buf *tmp)
+static void histogram(buf *b, const char *name, const hist *h, buf *l, buf *tmp)
 {
-    const char *name = "halo_gw_route_request_duration_seconds";
     char series[96], le[32];
     uint64_t cum = 0;
     snprintf(series, sizeof(series), "%s_bucket", name);
     for (int i = 0; i <= GW_LATENCY_BUCKETS; i++) {
-        cum += route_sum(s, r, NTH(R_OFF(latency), i));
+        cum += h->counts[i];
         if (i < GW_LATENCY_BUCKETS)
             prom_format_double(le, sizeof(le), gw_latency_bounds_ms[i] / 1000.0);
         else
@@ -279,9 +284,16 @@ static void route_histogram(const gw_metrics_src *s, int r, buf *b, buf *l, buf 
         prom_sample_u64(b, series, plus_label(tmp, l, "le", le), cum);
     }
     snprintf(series, sizeof(series), "%s_sum", name);
-    prom_sample_double(b, series, cstr(l), (double)route_sum(s, r, R_OFF(latency_sum_us)) / 1e6);
+    prom_sample_double(b, series, cstr(l), (double)h->sum_us / 1e6);
     snprintf(series, sizeof(series), "%s_count", name);
     prom_sample_u64(b, series, cstr(l), cum);
+}
+
+static void route_histogram(const gw_metrics_src *s, int r, buf *b, buf *l, buf *tmp)
+{
+    hist h = {.sum_us = route_sum(s, r, R_OFF(latency_sum_us))};
+    for (int i = 0; i <= GW_LATENCY_BUCKETS; i++) h.counts[i] = route_sum(s, r, NTH(R_OFF(latency), i));
+    histogram(b, "halo_gw_route_request_duration_seconds", &h, l, tmp);
 }
 
 static void render_routes(const gw_metrics_src *s, buf *b)
@@ -472,10 +484,49 @@ static void cluster_traffic(const gw_metrics_src *s, buf *b)
     buf_free(&tmp);
 }
 
+/* Adds endpoint e's response-head latency into h. */
+static void add_head_latency(const gw_metrics_src *s, int c, int e, hist *h)
+{
+    for (int i = 0; i <= GW_LATENCY_BUCKETS; i++)
+        h->counts[i] += ep_sum(s, c, e, NTH(E_OFF(head_latency), i));
+    h->sum_us += ep_sum(s, c, e, E_OFF(head_latency_sum_us));
+}
+
+/* Time to the response head per cluster (its endpoints summed) and per endpoint. */
+static void head_latency(const gw_metrics_src *s, buf *b)
+{
+    const char *cname = "halo_gw_cluster_response_head_duration_seconds";
+    const char *ename = "halo_gw_endpoint_response_head_duration_seconds";
+    buf l, tmp;
+    buf_init(&l);
+    buf_init(&tmp);
+    prom_family(b, cname, "histogram",
+                "From an attempt's start (connect included) to the endpoint's response head, per cluster.");
+    for (int c = 0; c < s->cfg->nclusters; c++) {
+        hist h = {0};
+        for (int e = 0; e < s->cfg->clusters[c].nendpoints; e++) add_head_latency(s, c, e, &h);
+        buf_reset(&l);
+        label(&l, "cluster", s->cfg->clusters[c].name);
+        histogram(b, cname, &h, &l, &tmp);
+    }
+    prom_family(b, ename, "histogram",
+                "From an attempt's start (connect included) to the response head, per endpoint.");
+    for (int c = 0; c < s->cfg->nclusters; c++)
+        for (int e = 0; e < s->cfg->clusters[c].nendpoints; e++) {
+            hist h = {0};
+            add_head_latency(s, c, e, &h);
+            endpoint_labels(s, c, e, &l);
+            histogram(b, ename, &h, &l, &tmp);
+        }
+    buf_free(&l);
+    buf_free(&tmp);
+}
+
 static void render_endpoints(const gw_metrics_src *s, buf *b)
 {
     render_clusters(s, b);
     cluster_traffic(s, b);
+    head_latency(s, b);
     ep_family(s, b, "halo_gw_endpoint_requests_total", "counter",
               "Attempts sent to each endpoint (retries included).", ep_requests);
     ep_responses(s, b);

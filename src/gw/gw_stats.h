@@ -109,6 +109,10 @@ typedef struct gw_endpoint_stats {
     gw_counter responses[6];
     gw_counter failures;                 /* connect errors, resets, timeouts, bad responses */
     gw_counter active;                   /* gauge: attempts in flight */
+    /* attempt start (connect included) to the final response head: the
+     * endpoint's own latency, as nginx's $upstream_header_time */
+    gw_counter head_latency[GW_LATENCY_BUCKETS + 1];
+    gw_counter head_latency_sum_us;
 } gw_endpoint_stats;
 
 static inline int gw_status_class(int status)

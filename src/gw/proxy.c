@@ -78,6 +78,7 @@ typedef struct gw_exch {
     int status;                    /* what the client got (0: nothing) */
     uint64_t bytes_out;
     int64_t start_us;
+    int64_t attempt_us;            /* when the current attempt started */
     int64_t last_io_ms;
 } gw_exch;
 
@@ -274,13 +275,13 @@ static int pick(gw_conn *c)
 
 /* ---- finishing a request ---- */
 
-static void count_latency(gw_route_stats *rs, int64_t us)
+static void count_latency(gw_counter *buckets, gw_counter *sum_us, int64_t us)
 {
     double ms = (double)us / 1000.0;
     int b = 0;
     while (b < GW_LATENCY_BUCKETS && ms > gw_latency_bounds_ms[b]) b++;
-    gw_count(&rs->latency[b], 1);
-    gw_count(&rs->latency_sum_us, (uint64_t)us);
+    gw_count(&buckets[b], 1);
+    gw_count(sum_us, (uint64_t)us);
 }
 
 static void access_log(gw_conn *c, int64_t us)
@@ -332,7 +333,7 @@ static void ex_close_books(gw_conn *c)
     if (ex->route) {
         gw_route_stats *rs = gw_snapshot_route_stats(ex->st->snap, c->w->id, ex->route_idx);
         gw_count(&rs->responses[cls], 1);
-        count_latency(rs, us);
+        count_latency(rs->latency, &rs->latency_sum_us, us);
     }
     access_log(c, us);
     buf_free(&ex->replay);
@@ -555,6 +556,7 @@ static void ex_attempt(gw_conn *c, bool fresh)
     }
     ex->ep = ep;
     ex->attempts++;
+    ex->attempt_us = mono_us();
     ex->up_broken = false;
     ex->up_wrote = false;
     ex->resp_any = false;
@@ -675,6 +677,7 @@ static bool ex_on_resp_head(gw_conn *c)
     ex->resp_head_done = true;
     gw_endpoint_stats *es = gw_snapshot_endpoint_stats(ex->st->snap, c->w->id, ex->cl->index, ex->ep);
     gw_count(&es->responses[gw_status_class(status)], 1);
+    count_latency(es->head_latency, &es->head_latency_sum_us, mono_us() - ex->attempt_us);
     outlier_report(c, status >= 500 ? OUT_5XX : OUT_OK);
     if (status_retryable(c, status)) {
         ex_end_attempt(c, false);

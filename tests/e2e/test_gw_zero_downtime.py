@@ -355,7 +355,10 @@ def test_admin_metrics_status_healthz_and_drain(ops):
         assert r.status == 200
     after, _ = parse_prometheus(admin(ops, "GET", "/metrics")[2])
     for name in ("halo_gw_downstream_requests_total", "halo_gw_route_requests_total",
-                 "halo_gw_cluster_requests_total", "halo_gw_endpoint_requests_total"):
+                 "halo_gw_cluster_requests_total", "halo_gw_endpoint_requests_total",
+                 "halo_gw_route_request_duration_seconds_count",
+                 "halo_gw_cluster_response_head_duration_seconds_count",
+                 "halo_gw_endpoint_response_head_duration_seconds_count"):
         assert metric_sum(after, name) - metric_sum(before, name) >= n, name
     assert metric_sum(after, "halo_gw_admin_requests_total") > \
         metric_sum(before, "halo_gw_admin_requests_total")

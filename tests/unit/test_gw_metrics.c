@@ -388,6 +388,10 @@ static void world_traffic(world *w)
     gw_count(&w->es[0][1 * 2 + 1].responses[5], 2);
     gw_gauge(&w->es[0][0 * 2 + 1].active, 2);
     gw_count(&w->es[1][1].failures, 4);               /* worker 1, static's one endpoint */
+    gw_count(&w->es[0][0 * 2 + 0].head_latency[0], 3); /* worker 0, endpoint 9001: <= 1 ms */
+    gw_count(&w->es[0][1 * 2 + 1].head_latency[4], 2); /* worker 1, endpoint 9002: <= 25 ms */
+    gw_count(&w->es[0][0 * 2 + 0].head_latency_sum_us, 1500);
+    gw_count(&w->es[0][1 * 2 + 1].head_latency_sum_us, 30000);
 }
 
 /* ---- tests ---- */
@@ -516,6 +520,13 @@ static void test_metrics_traffic(void)
     CHECK_EQ_INT(sample(&b, "halo_gw_endpoint_failures_total{cluster=\"static\",endpoint=\"127.0.0.1:9101\"}"), 4);
     CHECK_EQ_INT(sample(&b, "halo_gw_cluster_requests_total{cluster=\"api\"}"), 42);
     CHECK_EQ_INT(sample(&b, "halo_gw_cluster_responses_total{cluster=\"api\",class=\"5xx\"}"), 2);
+    /* Time to the response head: per endpoint, and per cluster summed. */
+    CHECK_EQ_INT(sample(&b, "halo_gw_endpoint_response_head_duration_seconds_bucket{cluster=\"api\",endpoint=\"127.0.0.1:9002\",le=\"0.01\"}"), 0);
+    CHECK_EQ_INT(sample(&b, "halo_gw_endpoint_response_head_duration_seconds_bucket{cluster=\"api\",endpoint=\"127.0.0.1:9002\",le=\"0.025\"}"), 2);
+    CHECK_EQ_INT(sample(&b, "halo_gw_cluster_response_head_duration_seconds_bucket{cluster=\"api\",le=\"0.001\"}"), 3);
+    CHECK_EQ_INT(sample(&b, "halo_gw_cluster_response_head_duration_seconds_count{cluster=\"api\"}"), 5);
+    CHECK(sample(&b, "halo_gw_cluster_response_head_duration_seconds_sum{cluster=\"api\"}") == 0.0315);
+    CHECK_EQ_INT(sample(&b, "halo_gw_cluster_response_head_duration_seconds_count{cluster=\"static\"}"), 0);
     buf_free(&b);
     world_free(&w);
 }
