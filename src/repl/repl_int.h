@@ -126,7 +126,6 @@ struct repl_node {
 
     /* planned switchover: clients whose read or write waits for its outcome */
     kv_client *paused, *paused_tail;
-    uint64_t switchovers_started;
 };
 
 /* repl_node.c */

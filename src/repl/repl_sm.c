@@ -771,7 +771,6 @@ static void on_switchover(repl_sm *sm, int target, int64_t timeout_ms)
     memset(&sm->ho, 0, sizeof sm->ho);
     sm->ho.active = true;
     sm->ho.target = target;
-    sm->ho.timeout_ms = timeout_ms;
     sm->ho.deadline_ms = sm->now + timeout_ms;
     say(sm, LOG_NOTICE, "switchover to %d: clients paused until it holds our log (offset %llu)",
         target, (ull)sm->log.end);

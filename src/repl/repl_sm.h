@@ -381,7 +381,6 @@ typedef struct repl_sm {
         bool active;  /* clients paused until it ends */
         bool sent;    /* SEND_HANDOFF out: lease given up until RECLAIM succeeds */
         int target;
-        int64_t timeout_ms;
         int64_t deadline_ms;
     } ho;
     /* replica side: a handoff naming a config epoch we have not read yet */

@@ -100,7 +100,6 @@ const char *switch_state(const repl_node *rn)
 
 static void start(repl_node *rn, int target, int64_t timeout_ms)
 {
-    rn->switchovers_started++;
     /* Writes run earlier in this batch are in the log but not yet reported
      * (repl_after_flush does that after the AOF flush): report them now, so
      * the handoff waits for them. Nothing is acknowledged early: replicas

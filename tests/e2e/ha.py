@@ -1114,6 +1114,38 @@ def _readonly(client):
         client.execute_command("READONLY")
 
 
+def sentinel_write(master, key, value, deadline, errors):
+    """SET through a Sentinel-managed client, retrying what a failover makes
+    fail; True once acknowledged, False when the outcome stayed unknown."""
+    while time.monotonic() < deadline:
+        try:
+            return bool(master.set(key, value))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                redis.exceptions.ReadOnlyError) as e:
+            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+            time.sleep(0.05)
+        except redis.exceptions.ResponseError as e:
+            if not str(e).startswith(("READONLY", "NOREPLICAS")):
+                raise
+            errors[str(e).split()[0]] = errors.get(str(e).split()[0], 0) + 1
+            time.sleep(0.05)
+    return False
+
+
+def assert_keys_on(nodes, prefix, acked):
+    """Every node holds "<prefix>:<k>" = "v<k>" for each k in acked (the
+    Sentinel-client tests' writes)."""
+    for nd in nodes:
+        c = nd.resp()
+        try:
+            _readonly(c)
+            vals = c.call("MGET", *["%s:%d" % (prefix, k) for k in acked])
+        finally:
+            c.close()
+        missing = [k for k, v in zip(acked, vals) if v != b"v%d" % k]
+        assert not missing, "%s lacks acknowledged keys %s" % (nd.id, missing[:10])
+
+
 def wait_digests_equal(clients, timeout=30.0, labels=None):
     """Polls DEBUG DIGEST of every client until all agree; returns the digest.
     Raises AssertionError listing each node's last digest on timeout."""

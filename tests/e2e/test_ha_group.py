@@ -243,24 +243,6 @@ def test_replication_metrics(zk):
 
 # ----------------------------------------------------------------- 2. redis-py Sentinel
 
-def sentinel_write(master, key, value, deadline, errors):
-    """SET through a Sentinel-managed client, retrying what a failover makes
-    fail; True once acknowledged, False when the outcome stayed unknown."""
-    while time.monotonic() < deadline:
-        try:
-            return bool(master.set(key, value))
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                redis.exceptions.ReadOnlyError) as e:
-            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
-            time.sleep(0.05)
-        except redis.exceptions.ResponseError as e:
-            if not str(e).startswith(("READONLY", "NOREPLICAS")):
-                raise
-            errors[str(e).split()[0]] = errors.get(str(e).split()[0], 0) + 1
-            time.sleep(0.05)
-    return False
-
-
 def test_redis_py_sentinel_client_follows_failover(group):
     old = group.wait_primary()
     sentinel = redis.sentinel.Sentinel([nd.addr for nd in group.nodes], socket_timeout=0.5,
@@ -269,14 +251,14 @@ def test_redis_py_sentinel_client_follows_failover(group):
     master = sentinel.master_for("g1", socket_timeout=2, socket_connect_timeout=0.5)
     acked, errors = [], {}
     for i in range(200):
-        assert sentinel_write(master, "sk:%d" % i, "v%d" % i, time.monotonic() + 5, errors)
+        assert ha.sentinel_write(master, "sk:%d" % i, "v%d" % i, time.monotonic() + 5, errors)
         acked.append(i)
     t_kill = time.monotonic()
     old.kill9()
     deadline = t_kill + 20
     i, t_first = 200, None
     while i < 600 and time.monotonic() < deadline:
-        if sentinel_write(master, "sk:%d" % i, "v%d" % i, deadline, errors):
+        if ha.sentinel_write(master, "sk:%d" % i, "v%d" % i, deadline, errors):
             acked.append(i)
             if t_first is None:
                 t_first = time.monotonic()
@@ -287,16 +269,7 @@ def test_redis_py_sentinel_client_follows_failover(group):
     assert sentinel.discover_master("g1") == new.addr
     print("Sentinel client: first write on the new primary %.2fs after kill -9; errors %s"
           % ((t_first or time.monotonic()) - t_kill, errors))
-    for nd in group.live():
-        c = nd.resp()
-        try:
-            with contextlib.suppress(RespError):
-                c.call("READONLY")
-            vals = c.call("MGET", *["sk:%d" % k for k in acked])
-        finally:
-            c.close()
-        missing = [k for k, v in zip(acked, vals) if v != b"v%d" % k]
-        assert not missing, "%s lacks acknowledged keys %s" % (nd.id, missing[:10])
+    ha.assert_keys_on(group.live(), "sk", acked)
 
 
 # ----------------------------------------------------------------- 3. kill -9 under load

@@ -58,6 +58,11 @@ def test_failover_command_errors(group):
             p.call("FAILOVER", *args)
     assert info(p)["master_failover_state"] == "no-failover"
     assert group.primary() is p
+    with pytest.raises(RespError, match="No such master"):
+        p.call("SENTINEL", "FAILOVER", "nope")
+    # SENTINEL FAILOVER sent to the primary itself: it picks a replica
+    assert p.call("SENTINEL", "FAILOVER", "g1") == "OK"
+    wait_until(lambda: group.primary(exclude=(p.id,)) is not None, 10, "a new primary", group)
 
 
 # ----------------------------------------------------------------- under load
@@ -128,49 +133,43 @@ def test_sentinel_failover_sent_to_a_replica(group):
     errors = {}
     acked = list(range(100))
     for i in range(100, 300):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                assert master.set("sf:%d" % i, "v%d" % i)
-                acked.append(i)
-                break
-            except (redis.exceptions.ConnectionError, redis.exceptions.ReadOnlyError) as e:
-                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
-                time.sleep(0.02)
+        if ha.sentinel_write(master, "sf:%d" % i, "v%d" % i, time.monotonic() + 10, errors):
+            acked.append(i)
     assert len(acked) == 300, "errors %s" % errors
     new = group.wait_primary(exclude=(old.id,))
     assert sentinel.discover_master("g1") == new.addr
     print("Sentinel client through SENTINEL FAILOVER: errors %s" % errors)
     group.wait_healthy(30)
-    for nd in group.nodes:
-        c = nd.resp()
-        try:
-            c.call("READONLY")
-            vals = c.call("MGET", *["sf:%d" % k for k in acked])
-        finally:
-            c.close()
-        missing = [k for k, v in zip(acked, vals) if v != b"v%d" % k]
-        assert not missing, "%s lacks acknowledged keys %s" % (nd.id, missing[:10])
+    ha.assert_keys_on(group.nodes, "sf", acked)
 
 
 def test_switchover_to_a_stopped_target_is_abandoned(group):
-    """The target cannot catch up (SIGSTOP): the switchover is cancelled at
-    its timeout and the old primary serves again (once the stopped member
-    has been removed from the in-sync set); nothing acknowledged is lost."""
+    """The target cannot catch up (SIGSTOP): FAILOVER ABORT ends the
+    switchover at once, and one left alone is cancelled at its timeout; the
+    old primary serves again (once the stopped member has been removed from
+    the in-sync set); nothing acknowledged is lost."""
     p = group.wait_primary()
     target = [nd for nd in group.nodes if nd is not p][0]
+    # long enough that the stopped target stays in the in-sync set meanwhile
+    assert p.call("CONFIG", "SET", "repl-timeout", "2000") == "OK"
     w = writers(group, duration=15).start()
     try:
         w.wait_acked(100, timeout=10)
         target.pause()
         time.sleep(0.05)
+        to = ("TO", target.host, str(target.port))
+        assert p.call("FAILOVER", *to, "TIMEOUT", "10000") == "OK"
+        assert info(p)["master_failover_state"] == "waiting-for-sync"
+        assert p.call("FAILOVER", "ABORT") == "OK"
+        assert info(p)["master_failover_state"] == "no-failover"
+        assert "cancelled: aborted by the operator" in p.read_log()
         t0 = time.monotonic()
-        assert p.call("FAILOVER", "TO", target.host, str(target.port), "TIMEOUT", "300") == "OK"
+        assert p.call("FAILOVER", *to, "TIMEOUT", "300") == "OK"
         wait_until(lambda: info(p)["master_failover_state"] == "no-failover", 10,
                    "the switchover abandoned", group)
+        assert "cancelled: the target did not catch up in time" in p.read_log()
         wait_until(lambda: w.first_ack_after(t0 + 0.3), 10, "writes acknowledged again", group)
         assert group.primary() is p
-        assert "cancelled" in p.read_log()
     finally:
         target.cont()
         w.stop()
