@@ -40,6 +40,17 @@ static void rm_rf(const char *path)
 
 /* A node with appendonly yes, appendfsync always, in a fresh directory
  * /tmp/halo-test-<name>-XXXXXX; the AOF is not opened yet. */
+/* Entries of dir, not counting dot files. */
+static __attribute__((unused)) int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) n += de->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
 static void node_setup_named(const char *name)
 {
     memset(&srv, 0, sizeof(srv));

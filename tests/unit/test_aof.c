@@ -586,16 +586,6 @@ static void test_corruption_refused(void)
     node_teardown();
 }
 
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) n += de->d_name[0] != '.';
-    if (d) closedir(d);
-    return n;
-}
-
 static void wait_rewrites(uint64_t n)
 {
     for (int i = 0; i < 1000; i++) {

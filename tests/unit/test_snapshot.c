@@ -29,16 +29,6 @@ static void node_setup(void)
     CHECK_EQ_INT(aof_open_and_load(&srv, &srv.aof), 0);
 }
 
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) n += de->d_name[0] != '.';
-    if (d) closedir(d);
-    return n;
-}
-
 static bool pos_eq(const repl_history *a, const repl_history *b)
 {
     if (a->n != b->n || a->end != b->end) return false;
