@@ -1569,14 +1569,14 @@ FAST = ["--repl-session-timeout", str(SESSION_MS), "--repl-timeout", str(REPL_TI
 
 
 @contextlib.contextmanager
-def healthy_group(connstr, extra, prefix="halo-hag-", setup=None):
-    """A started, healthy 3-node group with fresh data directories; on exit it
+def healthy_group(connstr, extra, prefix="halo-hag-", setup=None, n=3):
+    """A started, healthy group of n nodes with fresh data directories; on exit it
     is stopped, its temp dir removed, and any sanitizer report in the nodes'
     logs fails the test. Each node's state and log tail is printed (pytest
     shows it only when the test failed). setup(g) runs before the start (to
     add node arguments)."""
     d = tempfile.mkdtemp(prefix=prefix)
-    g = Group(d, connstr, extra=extra)
+    g = Group(d, connstr, n=n, extra=extra)
     if setup is not None:
         setup(g)
     try:

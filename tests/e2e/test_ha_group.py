@@ -272,6 +272,29 @@ def test_redis_py_sentinel_client_follows_failover(group):
     ha.assert_keys_on(group.live(), "sk", acked)
 
 
+def test_group_of_five_replicates_and_fails_over(zk):
+    """The group size is the member list: 5 members (4 replicas) form one
+    in-sync set, every write reaches all of them, and after kill -9 of the
+    primary one of the four takes over with every acknowledged write."""
+    with ha.healthy_group(zk.connstr, FAST, prefix="halo-hag5-", n=5) as g:
+        old = g.wait_primary()
+        assert g.isr_size(old) == 5
+        w = writers(g, duration=6).start()
+        try:
+            w.wait_acked(200, timeout=10)
+            t_kill = time.monotonic()
+            old.kill9()
+            new = g.wait_primary(timeout=15, exclude=(old.id,))
+            wait_until(lambda: w.first_ack_after(t_kill, exclude_addr=old.addr), 15,
+                       "a write acknowledged by the new primary " + new.id, g)
+        finally:
+            w.stop()
+        print(w.summary())
+        res = g.check_acked(w.snapshot())
+        assert res["acked"] > 200
+        assert len(g.live()) == 4
+
+
 # ----------------------------------------------------------------- 3. kill -9 under load
 
 def test_kill_primary_under_load_and_rejoin(group):
